@@ -1,0 +1,697 @@
+/**
+ * The one semaphore every other limiter in `permits` is built on.
+ *
+ * ## Contract
+ * - **Fairness.** Waiters are served strictly first in, first out. A waiter
+ *   that does not fit blocks the ones behind it, so a heavy request is never
+ *   starved by a stream of lighter ones, and the fast path is taken only when
+ *   nobody is queued: a newcomer never barges past the queue.
+ * - **Synchronous accounting.** `inUse`, `available` and `queued` change as
+ *   soon as `acquire()`/`release()` is called; a release hands its permits
+ *   straight to the waiters that now fit.
+ * - **Cancellation.** An aborted `signal` or an elapsed `timeout` removes the
+ *   waiter from the queue in O(1) and rejects it with `signal.reason` (or a
+ *   `DOMException` named `"TimeoutError"`). Once a waiter has been granted its
+ *   abort listener and timer are gone, so a grant and an abort in the same tick
+ *   resolve one way only: either the waiter keeps the permit, or the abort wins
+ *   and the permits go on to the next waiter. Nothing is lost or doubled.
+ *
+ * Design notes (see also Go's `x/sync/semaphore` and tokio's
+ * `batch_semaphore`): the queue is an intrusive doubly linked list whose nodes
+ * are the `Permit` objects themselves, so a queued acquire allocates one object
+ * and one promise; abort listeners are the node itself (`handleEvent`) and
+ * timers take the node as an argument, so no closure is created per waiter.
+ *
+ * @module
+ */
+
+import { channels } from "./diagnostics.js";
+import { ClosedError, timeoutError } from "./errors.js";
+import { checkDuration, checkFunction, checkInteger, checkOptions, checkSignal, describe } from "./validate.js";
+
+/**
+ * Options of `acquire`, `run` and the methods built on them.
+ */
+export interface AcquireOptions {
+  /**
+   * How many permits to take at once. An integer from 1 up to the capacity.
+   * @defaultValue 1
+   */
+  weight?: number | undefined;
+  /**
+   * Gives up waiting when this signal aborts: the returned promise rejects with
+   * `signal.reason` and the waiter leaves the queue. A signal that is already
+   * aborted rejects even when permits are free. Has no effect once granted.
+   */
+  signal?: AbortSignal | undefined;
+  /**
+   * Gives up after this many milliseconds of waiting, rejecting with a
+   * `DOMException` named `"TimeoutError"`. `0` means "only if free now";
+   * `Infinity` (and anything above 2³¹−1 ms, about 24.8 days) means no timeout.
+   * @defaultValue no timeout
+   */
+  timeout?: number | undefined;
+}
+
+/** Options of the `Semaphore` constructor. */
+export interface SemaphoreOptions {
+  /** A name that identifies this semaphore in diagnostics and errors. */
+  name?: string | undefined;
+}
+
+/** A plain snapshot of a semaphore's state and counters, from `stats()`. */
+export interface SemaphoreStats {
+  /** Total permits. */
+  capacity: number;
+  /** Permits free now (0 when the capacity was shrunk below what is held). */
+  available: number;
+  /** Permits held now (by weight). */
+  inUse: number;
+  /** Waiters in the queue now (not their weights). */
+  queued: number;
+  /** Acquisitions granted since creation. */
+  acquired: number;
+  /** Permits released since creation (acquisitions, not weights). */
+  released: number;
+  /** Waiters whose signal aborted (queued or already aborted on arrival). */
+  aborted: number;
+  /** Waiters whose timeout elapsed. */
+  timedOut: number;
+  /** The longest the queue has been. */
+  maxQueued: number;
+  /** Whether `close()` was called. */
+  closed: boolean;
+}
+
+const QUEUED = 0;
+const HELD = 1;
+const RELEASED = 2;
+const CANCELLED = 3;
+/** setTimeout's largest delay; longer timeouts mean "wait forever". */
+const MAX_TIMEOUT = 2_147_483_647;
+const ACQUIRE_KEYS: readonly string[] = ["weight", "signal", "timeout"];
+const SEMAPHORE_KEYS: readonly string[] = ["name"];
+
+// Runtimes without explicit resource management still get the methods, under
+// the registered symbols that TypeScript's `using` down-levelling looks up.
+const disposeSymbol: typeof Symbol.dispose = Symbol.dispose ?? Symbol.for("Symbol.dispose");
+const asyncDisposeSymbol: typeof Symbol.asyncDispose = Symbol.asyncDispose ?? Symbol.for("Symbol.asyncDispose");
+
+/**
+ * The right to use `weight` units of a semaphore's capacity, from `acquire()`
+ * until `release()`. Each acquisition gets its own `Permit`; releasing it a
+ * second time does nothing, so it can never free someone else's permits.
+ *
+ * It is disposable: `using permit = await sem.acquire()` releases it at the end
+ * of the block, also when the block throws.
+ *
+ * @example
+ * ```ts
+ * import { Semaphore } from "permits";
+ * const sem = new Semaphore(2);
+ * {
+ *   using permit = await sem.acquire();
+ *   console.log(sem.inUse); // 1
+ * }
+ * console.log(sem.inUse); // 0
+ * ```
+ */
+export class Permit implements Disposable, AsyncDisposable {
+  /** How many units of capacity this permit holds. */
+  readonly weight: number;
+  /** @internal */ _sem: Semaphore;
+  /** @internal */ _state: number;
+  /** @internal */ _next: Permit | null = null;
+  /** @internal */ _prev: Permit | null = null;
+  /** @internal */ _resolve: ((permit: Permit) => void) | undefined = undefined;
+  /** @internal */ _reject: ((reason: unknown) => void) | undefined = undefined;
+  /** @internal */ _signal: AbortSignal | undefined = undefined;
+  /** @internal */ _timer: ReturnType<typeof setTimeout> | undefined = undefined;
+  /** @internal Date.now() at enqueue, only while diagnostics are subscribed. */ _since = 0;
+  /** @internal The timeout asked for, for the error message. */ _timeoutMs = 0;
+
+  /** @internal */
+  constructor(sem: Semaphore, weight: number, state: number) {
+    this._sem = sem;
+    this.weight = weight;
+    this._state = state;
+  }
+
+  /** Whether this permit has been released. */
+  get released(): boolean {
+    return this._state === RELEASED;
+  }
+
+  /**
+   * Gives the permits back, waking the waiters that now fit, in order.
+   * Idempotent: a second call does nothing.
+   */
+  release(): void {
+    if (this._state === HELD) {
+      this._state = RELEASED;
+      this._sem._release(this);
+    }
+  }
+
+  /** Same as `release()`, for `using`. */
+  [disposeSymbol](): void {
+    this.release();
+  }
+
+  /** Same as `release()`, for `await using`. */
+  [asyncDisposeSymbol](): Promise<void> {
+    this.release();
+    return Promise.resolve();
+  }
+
+  /** @internal Abort listener: the node itself, so no closure per waiter. */
+  handleEvent(): void {
+    const signal = this._signal;
+    if (signal !== undefined) this._sem._cancel(this, signal.reason, false);
+  }
+}
+
+function onTimeout(node: Permit): void {
+  node._timer = undefined;
+  node._sem._cancel(node, undefined, true);
+}
+
+// A shared promise executor: set `pending` right before `new Promise`, so no
+// closure is allocated per waiter.
+let pending: Permit;
+function executor(resolve: (permit: Permit) => void, reject: (reason: unknown) => void): void {
+  pending._resolve = resolve;
+  pending._reject = reject;
+}
+
+/**
+ * A counting semaphore: at most `capacity` units are held at once; the rest
+ * wait in a strict FIFO queue.
+ *
+ * @example
+ * ```ts
+ * import { Semaphore } from "permits";
+ * const sem = new Semaphore(3); // never more than 3 at once
+ * const urls = ["a", "b", "c", "d", "e"];
+ * const lengths = await Promise.all(
+ *   urls.map((url) => sem.run(async () => url.length)),
+ * );
+ * console.log(lengths); // [1, 1, 1, 1, 1]
+ * ```
+ */
+export class Semaphore {
+  /** The name given in the options, for diagnostics. */
+  readonly name: string | undefined;
+  #capacity: number;
+  /** capacity − inUse; negative after shrinking below what is held. */
+  #free: number;
+  #head: Permit | null = null;
+  #tail: Permit | null = null;
+  #queued = 0;
+  #closed = false;
+  #closeReason: unknown = undefined;
+  #acquired = 0;
+  #released = 0;
+  #aborted = 0;
+  #timedOut = 0;
+  #maxQueued = 0;
+  #idle: (() => void)[] | undefined = undefined;
+  /** @internal Called each time the semaphore becomes idle (KeyedSemaphore drops it). */
+  _onIdle: (() => void) | undefined = undefined;
+
+  /**
+   * @param capacity - How many units may be held at once: an integer from 1 and up.
+   * @param options - `{ name }` for diagnostics.
+   * @throws TypeError | RangeError for a capacity that is not an integer ≥ 1, or an unknown option.
+   */
+  constructor(capacity: number, options?: SemaphoreOptions) {
+    this.#capacity = this.#free = checkInteger("capacity", capacity);
+    if (options !== undefined) {
+      checkOptions("options", options, SEMAPHORE_KEYS);
+      if (options.name !== undefined && typeof options.name !== "string") {
+        throw new TypeError(`Expected \`name\` to be a string, got ${describe(options.name)}`);
+      }
+    }
+    this.name = options?.name;
+  }
+
+  /** Total permits. Setting it is the same as `resize(value)`. */
+  get capacity(): number {
+    return this.#capacity;
+  }
+  set capacity(value: number) {
+    this.resize(value);
+  }
+
+  /** Permits free now (never negative). */
+  get available(): number {
+    return this.#free > 0 ? this.#free : 0;
+  }
+
+  /** Permits held now, by weight. */
+  get inUse(): number {
+    return this.#capacity - this.#free;
+  }
+
+  /** Waiters in the queue now (each counts once, whatever its weight). */
+  get queued(): number {
+    return this.#queued;
+  }
+
+  /** Whether `close()` was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Waits for `weight` permits and resolves to a {@link Permit} that holds them
+   * until `permit.release()` (or the end of a `using` block).
+   *
+   * **Fairness:** FIFO. If anyone is queued the call queues behind them even
+   * when enough permits are free; a waiter that does not fit blocks the ones
+   * behind it until it does.
+   *
+   * **Cancel safety:** aborting `signal` or reaching `timeout` loses your place
+   * in the queue and costs nothing else: the waiter is unlinked in O(1), the
+   * promise rejects with `signal.reason` (or a `"TimeoutError"` `DOMException`),
+   * and the waiters behind it that now fit are woken. A signal that fires after
+   * the grant has no effect: release the permit yourself (or use `run`, which
+   * checks the signal before calling your function).
+   *
+   * @throws TypeError | RangeError synchronously for a bad weight, a weight
+   *   above the capacity, a bad signal or timeout, or an unknown option; nothing
+   *   held or queued changes.
+   * @returns A promise of the permit; rejects with the close reason (a
+   *   {@link ClosedError} by default) once the semaphore is closed.
+   *
+   * @example
+   * ```ts
+   * import { Semaphore } from "permits";
+   * const sem = new Semaphore(4);
+   * const permit = await sem.acquire({ weight: 2, timeout: 1_000 });
+   * try {
+   *   console.log(sem.available); // 2
+   * } finally {
+   *   permit.release();
+   * }
+   * ```
+   */
+  acquire(options?: AcquireOptions): Promise<Permit> {
+    let weight = 1;
+    let signal: AbortSignal | undefined;
+    let timeout: number | undefined;
+    if (options !== undefined) {
+      checkOptions("options", options, ACQUIRE_KEYS);
+      if (options.weight !== undefined) weight = checkInteger("weight", options.weight);
+      if (options.signal !== undefined) signal = checkSignal("signal", options.signal);
+      if (options.timeout !== undefined) timeout = checkDuration("timeout", options.timeout);
+    }
+    if (weight > this.#capacity) throw this.#tooHeavy(weight);
+    if (this.#closed) return Promise.reject(this.#closedError());
+    // An already-aborted signal fails even when permits are free: the caller
+    // has said it no longer wants them, and granting would start work nobody
+    // will use (Go's semaphore makes the same choice).
+    if (signal !== undefined && signal.aborted) {
+      this.#aborted++;
+      return Promise.reject(signal.reason);
+    }
+    // Fast path only when nobody waits: a newcomer never barges.
+    if (this.#head === null && weight <= this.#free) {
+      return Promise.resolve(this.#grantNow(weight));
+    }
+    if (timeout === 0) {
+      this.#timedOut++;
+      return Promise.reject(timeoutError(0, this.#what(weight)));
+    }
+    const node = new Permit(this, weight, QUEUED);
+    pending = node;
+    const promise = new Promise<Permit>(executor);
+    const tail = this.#tail;
+    if (tail === null) this.#head = node;
+    else {
+      tail._next = node;
+      node._prev = tail;
+    }
+    this.#tail = node;
+    if (++this.#queued > this.#maxQueued) this.#maxQueued = this.#queued;
+    if (signal !== undefined) {
+      node._signal = signal;
+      signal.addEventListener("abort", node);
+    }
+    if (timeout !== undefined && timeout <= MAX_TIMEOUT) {
+      node._timeoutMs = timeout;
+      node._timer = setTimeout(onTimeout, timeout, node);
+    }
+    if (channels.queued.hasSubscribers) {
+      node._since = Date.now();
+      channels.queued.publish({ limiter: this, weight });
+    }
+    return promise;
+  }
+
+  /**
+   * Takes `weight` permits only if they are free now and nobody is queued.
+   *
+   * **Fairness:** never barges: while anyone waits it returns `undefined`, even
+   * if enough permits are free.
+   *
+   * @param weight - An integer from 1 up to the capacity. Defaults to 1.
+   * @returns The permit, or `undefined` if it would have to wait (or the
+   *   semaphore is closed: check `closed`).
+   * @throws TypeError | RangeError for a bad weight or one above the capacity.
+   *
+   * @example
+   * ```ts
+   * import { Semaphore } from "permits";
+   * const sem = new Semaphore(1);
+   * const first = sem.tryAcquire();
+   * console.log(first !== undefined, sem.tryAcquire()); // true undefined
+   * first?.release();
+   * ```
+   */
+  tryAcquire(weight?: number): Permit | undefined {
+    const w = weight === undefined ? 1 : checkInteger("weight", weight);
+    if (w > this.#capacity) throw this.#tooHeavy(w);
+    if (this.#closed || this.#head !== null || w > this.#free) return undefined;
+    return this.#grantNow(w);
+  }
+
+  /**
+   * Acquires, calls `fn(permit)`, releases however `fn` ends, and returns what
+   * `fn` returned (awaited) or rethrows what it threw — synchronous throws
+   * included.
+   *
+   * **Fairness:** as `acquire`: FIFO, no barging.
+   *
+   * **Cancel safety:** while waiting, `signal`/`timeout` behave as in
+   * `acquire`. If the signal aborts in the same tick as the grant, `fn` is not
+   * called, the permit is released to the next waiter and the promise rejects
+   * with `signal.reason`. Once `fn` runs, aborting does **not** release the
+   * permit early: it is held until `fn` settles, because the point is to bound
+   * the real work on the resource. Pass the signal on to `fn`'s own work.
+   *
+   * @throws TypeError | RangeError synchronously for bad arguments (as `acquire`).
+   *
+   * @example
+   * ```ts
+   * import { Semaphore } from "permits";
+   * const sem = new Semaphore(2);
+   * const text = await sem.run(async () => "done", { timeout: 5_000 });
+   * console.log(text); // "done"
+   * ```
+   */
+  run<T>(fn: (permit: Permit) => T | PromiseLike<T>, options?: AcquireOptions): Promise<Awaited<T>> {
+    checkFunction("fn", fn);
+    if (options === undefined && this.#head === null && this.#free >= 1 && !this.#closed) {
+      return runHeld(fn, this.#grantNow(1));
+    }
+    return runQueued(this.acquire(options), fn, options?.signal);
+  }
+
+  /**
+   * Changes the capacity. Growing wakes waiters in FIFO order; shrinking never
+   * revokes held permits (`available` stays 0 until enough are released).
+   * Waiters heavier than the new capacity could never be served, so they are
+   * rejected with a `RangeError` rather than left to block the queue forever.
+   *
+   * @throws TypeError | RangeError for a capacity that is not an integer ≥ 1.
+   *
+   * @example
+   * ```ts
+   * import { Semaphore } from "permits";
+   * const sem = new Semaphore(1);
+   * const held = await sem.acquire();
+   * const next = sem.acquire();
+   * sem.resize(2); // `next` is granted now
+   * (await next).release();
+   * held.release();
+   * ```
+   */
+  resize(capacity: number): void {
+    checkInteger("capacity", capacity);
+    this.#free += capacity - this.#capacity;
+    this.#capacity = capacity;
+    for (let node = this.#head; node !== null; ) {
+      const next = node._next;
+      if (node.weight > capacity) {
+        this.#settle(node, CANCELLED, this.#tooHeavy(node.weight));
+      }
+      node = next;
+    }
+    this.#drain();
+  }
+
+  /**
+   * Closes the semaphore: every queued waiter and every later `acquire`
+   * rejects with `reason` (exactly that value), or with a new
+   * {@link ClosedError} when no reason is given. Held permits still release
+   * normally, and `onIdle()` still resolves once they are. Idempotent.
+   *
+   * @example
+   * ```ts
+   * import { Semaphore } from "permits";
+   * const sem = new Semaphore(1);
+   * sem.close(new Error("shutting down"));
+   * await sem.acquire().catch((error) => console.log(error.message)); // "shutting down"
+   * ```
+   */
+  close(reason?: unknown): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closeReason = reason;
+    while (this.#head !== null) this.#settle(this.#head, CANCELLED, this.#closedError());
+    this.#checkIdle();
+  }
+
+  /**
+   * Resolves when nothing is held or queued (at once if that is so now).
+   *
+   * **Cancel safety:** nothing to cancel; an abandoned promise costs one array
+   * slot until the semaphore next becomes idle.
+   *
+   * @example
+   * ```ts
+   * import { Semaphore } from "permits";
+   * const sem = new Semaphore(2);
+   * void sem.run(async () => {});
+   * await sem.onIdle();
+   * console.log(sem.inUse); // 0
+   * ```
+   */
+  onIdle(): Promise<void> {
+    if (this.#head === null && this.#free === this.#capacity) return Promise.resolve();
+    return new Promise((resolve) => (this.#idle ??= []).push(resolve));
+  }
+
+  /**
+   * A plain-object snapshot of the state and counters.
+   *
+   * @example
+   * ```ts
+   * import { Semaphore } from "permits";
+   * const sem = new Semaphore(3);
+   * (await sem.acquire()).release();
+   * const { capacity, acquired, released } = sem.stats();
+   * console.log(capacity, acquired, released); // 3 1 1
+   * ```
+   */
+  stats(): SemaphoreStats {
+    return {
+      capacity: this.#capacity,
+      available: this.available,
+      inUse: this.inUse,
+      queued: this.#queued,
+      acquired: this.#acquired,
+      released: this.#released,
+      aborted: this.#aborted,
+      timedOut: this.#timedOut,
+      maxQueued: this.#maxQueued,
+      closed: this.#closed,
+    };
+  }
+
+  /**
+   * @internal Rejects every queued waiter with `reason` without closing
+   * (`limit().clearQueue()`).
+   */
+  _clear(reason: unknown): void {
+    while (this.#head !== null) this.#settle(this.#head, CANCELLED, reason);
+  }
+
+  /** @internal Called by `Permit.release()` exactly once per held permit. */
+  _release(permit: Permit): void {
+    this.#free += permit.weight;
+    this.#released++;
+    if (channels.released.hasSubscribers) channels.released.publish({ limiter: this, weight: permit.weight });
+    if (this.#head !== null) this.#drain();
+    else if (this.#free === this.#capacity && (this.#idle !== undefined || this._onIdle !== undefined)) {
+      this.#checkIdle();
+    }
+  }
+
+  /** @internal Abort or timeout of a waiter; a no-op unless it is still queued. */
+  _cancel(node: Permit, reason: unknown, timedOut: boolean): void {
+    if (node._state !== QUEUED) return;
+    const wasHead = node._prev === null;
+    if (timedOut) {
+      this.#timedOut++;
+      reason = timeoutError(node._timeoutMs, this.#what(node.weight));
+      if (channels.timedOut.hasSubscribers) channels.timedOut.publish({ limiter: this, weight: node.weight });
+    } else {
+      this.#aborted++;
+      if (channels.aborted.hasSubscribers) channels.aborted.publish({ limiter: this, weight: node.weight, reason });
+    }
+    this.#settle(node, CANCELLED, reason);
+    // The head was the only waiter that could block the others: removing it
+    // may let the ones behind it fit now.
+    if (wasHead && this.#head !== null) this.#drain();
+  }
+
+  #grantNow(weight: number): Permit {
+    this.#free -= weight;
+    this.#acquired++;
+    if (channels.granted.hasSubscribers) channels.granted.publish({ limiter: this, weight, waitedMs: 0 });
+    return new Permit(this, weight, HELD);
+  }
+
+  /** Grants queued waiters from the head while they fit; stops at the first that does not. */
+  #drain(): void {
+    let node = this.#head;
+    while (node !== null && node.weight <= this.#free) {
+      this.#free -= node.weight;
+      this.#acquired++;
+      const next = node._next;
+      if (channels.granted.hasSubscribers) {
+        const waitedMs = node._since > 0 ? Date.now() - node._since : 0;
+        channels.granted.publish({ limiter: this, weight: node.weight, waitedMs });
+      }
+      this.#settle(node, HELD, node);
+      node = next;
+    }
+    if (node === null) this.#checkIdle();
+  }
+
+  /** Unlinks a queued node, drops its listener and timer, and resolves or rejects it. */
+  #settle(node: Permit, state: number, value: unknown): void {
+    const prev = node._prev;
+    const next = node._next;
+    if (prev === null) this.#head = next;
+    else prev._next = next;
+    if (next === null) this.#tail = prev;
+    else next._prev = prev;
+    node._prev = node._next = null;
+    this.#queued--;
+    node._state = state;
+    const signal = node._signal;
+    if (signal !== undefined) {
+      node._signal = undefined;
+      signal.removeEventListener("abort", node);
+    }
+    if (node._timer !== undefined) {
+      clearTimeout(node._timer);
+      node._timer = undefined;
+    }
+    const resolve = node._resolve!;
+    const reject = node._reject!;
+    node._resolve = node._reject = undefined;
+    if (state === HELD) resolve(node);
+    else {
+      reject(value);
+      if (this.#head === null) this.#checkIdle();
+    }
+  }
+
+  #checkIdle(): void {
+    if (this.#head !== null || this.#free !== this.#capacity) return;
+    const idle = this.#idle;
+    if (idle !== undefined) {
+      this.#idle = undefined;
+      for (const resolve of idle) resolve();
+    }
+    this._onIdle?.();
+  }
+
+  #closedError(): unknown {
+    return this.#closeReason !== undefined
+      ? this.#closeReason
+      : new ClosedError(this.name === undefined ? "The semaphore is closed" : `The semaphore "${this.name}" is closed`);
+  }
+
+  #tooHeavy(weight: number): RangeError {
+    return new RangeError(
+      `Expected \`weight\` to be at most the capacity (${this.#capacity}), got ${describe(weight)}: ` +
+        "such a request could never be granted",
+    );
+  }
+
+  #what(weight: number): string {
+    const permits = weight === 1 ? "1 permit" : `${weight} permits`;
+    return this.name === undefined ? permits : `${permits} of "${this.name}"`;
+  }
+}
+
+async function runHeld<T>(fn: (permit: Permit) => T | PromiseLike<T>, permit: Permit): Promise<Awaited<T>> {
+  try {
+    return await fn(permit);
+  } finally {
+    permit.release();
+  }
+}
+
+async function runQueued<T>(
+  acquiring: Promise<Permit>,
+  fn: (permit: Permit) => T | PromiseLike<T>,
+  signal: AbortSignal | undefined,
+): Promise<Awaited<T>> {
+  const permit = await acquiring;
+  // Granted in the same tick as the abort: the abort wins, the permit goes on
+  // to the next waiter, and fn never starts.
+  if (signal?.aborted) {
+    permit.release();
+    throw signal.reason;
+  }
+  try {
+    return await fn(permit);
+  } finally {
+    permit.release();
+  }
+}
+
+/**
+ * A mutual-exclusion lock: a {@link Semaphore} of capacity 1, with `locked`.
+ * It has the same `acquire`, `run`, `tryAcquire`, `close` and `onIdle`, and the
+ * same FIFO and cancellation guarantees.
+ *
+ * @example
+ * ```ts
+ * import { Lock } from "permits";
+ * const lock = new Lock();
+ * let balance = 100;
+ * await Promise.all([1, 2, 3].map(() =>
+ *   lock.run(async () => {
+ *     const read = balance;
+ *     await Promise.resolve(); // no other writer can interleave here
+ *     balance = read - 10;
+ *   }),
+ * ));
+ * console.log(balance); // 70
+ * ```
+ */
+export class Lock extends Semaphore {
+  constructor(options?: SemaphoreOptions) {
+    super(1, options);
+  }
+
+  /** Whether the lock is held now. */
+  get locked(): boolean {
+    return this.inUse > 0;
+  }
+
+  /**
+   * A lock has capacity 1 by definition.
+   * @throws TypeError always.
+   */
+  override resize(capacity: number): never {
+    throw new TypeError(`A Lock's capacity is always 1; use a Semaphore to resize (got ${describe(capacity)})`);
+  }
+}
