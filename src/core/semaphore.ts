@@ -92,10 +92,6 @@ const MAX_TIMEOUT = 2_147_483_647;
 const ACQUIRE_KEYS: readonly string[] = ["weight", "signal", "timeout"];
 const SEMAPHORE_KEYS: readonly string[] = ["name"];
 
-// Runtimes without explicit resource management still get the methods, under
-// the registered symbols that TypeScript's `using` down-levelling looks up.
-const disposeSymbol: typeof Symbol.dispose = Symbol.dispose ?? Symbol.for("Symbol.dispose");
-const asyncDisposeSymbol: typeof Symbol.asyncDispose = Symbol.asyncDispose ?? Symbol.for("Symbol.asyncDispose");
 
 /**
  * The right to use `weight` units of a semaphore's capacity, from `acquire()`
@@ -154,12 +150,12 @@ export class Permit implements Disposable, AsyncDisposable {
   }
 
   /** Same as `release()`, for `using`. */
-  [disposeSymbol](): void {
+  [Symbol.dispose](): void {
     this.release();
   }
 
   /** Same as `release()`, for `await using`. */
-  [asyncDisposeSymbol](): Promise<void> {
+  [Symbol.asyncDispose](): Promise<void> {
     this.release();
     return Promise.resolve();
   }
@@ -170,6 +166,29 @@ export class Permit implements Disposable, AsyncDisposable {
     if (signal !== undefined) this._sem._cancel(this, signal.reason, false);
   }
 }
+
+/**
+ * Makes a class disposable on runtimes that predate `Symbol.dispose` (older
+ * browsers), under the registered symbols a `using` polyfill looks up. Where
+ * the symbols exist, the class methods above already use them.
+ * @internal
+ */
+export function polyfillDispose(proto: { release(): unknown }): void {
+  const target = proto as unknown as Record<symbol, unknown>;
+  const sync = Symbol.for("Symbol.dispose");
+  const async = Symbol.for("Symbol.asyncDispose");
+  if (typeof (Symbol as { dispose?: symbol }).dispose !== "symbol" && !(sync in target)) {
+    target[sync] = function (this: { release(): unknown }) {
+      this.release();
+    };
+  }
+  if (typeof (Symbol as { asyncDispose?: symbol }).asyncDispose !== "symbol" && !(async in target)) {
+    target[async] = function (this: { release(): unknown }) {
+      return Promise.resolve(this.release());
+    };
+  }
+}
+polyfillDispose(Permit.prototype);
 
 function onTimeout(node: Permit): void {
   node._timer = undefined;
