@@ -1,0 +1,172 @@
+/** limit(): p-limit compatible, a thin layer over the Semaphore. */
+import { describe, expect, it } from "vitest";
+import { limit } from "../../src/index.js";
+import { anyError, deferred, expectNamesArgument, flush, syncError, track } from "./helpers.js";
+
+describe("limit()", () => {
+  it("lim(fn, ...args) passes the arguments and resolves to fn's result", async () => {
+    const lim = limit(2);
+    await expect(lim((a: number, b: string) => `${a}${b}`, 1, "x")).resolves.toBe("1x");
+    await expect(lim(async (n: number) => n * 2, 21)).resolves.toBe(42);
+  });
+
+  it("never runs more than `concurrency` calls at once, and starts them in call order", async () => {
+    const lim = limit(3);
+    let running = 0;
+    let maxRunning = 0;
+    const started: number[] = [];
+    const results = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        lim(async () => {
+          started.push(i);
+          running++;
+          maxRunning = Math.max(maxRunning, running);
+          for (let k = 0; k < (i % 4) + 1; k++) await flush();
+          running--;
+          return i;
+        }),
+      ),
+    );
+    expect(maxRunning).toBe(3);
+    expect(started).toEqual(Array.from({ length: 12 }, (_, i) => i));
+    expect(results).toEqual(Array.from({ length: 12 }, (_, i) => i));
+  });
+
+  it("activeCount and pendingCount count running and waiting calls", async () => {
+    const lim = limit(2);
+    expect(lim.activeCount).toBe(0);
+    expect(lim.pendingCount).toBe(0);
+    const gates = Array.from({ length: 5 }, () => deferred());
+    const calls = gates.map((gate) => track(lim(() => gate.promise)));
+    await flush();
+    expect(lim.activeCount).toBe(2);
+    expect(lim.pendingCount).toBe(3);
+    gates[0]?.resolve();
+    await flush();
+    expect(lim.activeCount).toBe(2);
+    expect(lim.pendingCount).toBe(2);
+    for (const gate of gates) gate.resolve();
+    await flush();
+    await flush();
+    expect(lim.activeCount).toBe(0);
+    expect(lim.pendingCount).toBe(0);
+    expect(calls.every((c) => c.state === "fulfilled")).toBe(true);
+  });
+
+  it("a synchronous throw in fn rejects that call and frees its slot", async () => {
+    const lim = limit(1);
+    const boom = new Error("sync");
+    let call: Promise<unknown> | undefined;
+    expect(
+      syncError(() => {
+        call = lim(() => {
+          throw boom;
+        });
+      }),
+    ).toBeUndefined();
+    await expect(call).rejects.toBe(boom);
+    await expect(lim(() => "next")).resolves.toBe("next");
+    expect(lim.activeCount).toBe(0);
+  });
+
+  it("a rejection in fn rejects that call with the same object and frees its slot", async () => {
+    const lim = limit(1);
+    const boom = new Error("async");
+    await expect(lim(async () => Promise.reject(boom))).rejects.toBe(boom);
+    await expect(lim(() => 1)).resolves.toBe(1);
+  });
+
+  it("concurrency is readable and settable; growing starts waiting calls", async () => {
+    const lim = limit(1);
+    expect(lim.concurrency).toBe(1);
+    const gates = Array.from({ length: 4 }, () => deferred());
+    const calls = gates.map((gate) => track(lim(() => gate.promise)));
+    await flush();
+    expect(lim.activeCount).toBe(1);
+    lim.concurrency = 3;
+    expect(lim.concurrency).toBe(3);
+    await flush();
+    expect(lim.activeCount).toBe(3);
+    expect(lim.pendingCount).toBe(1);
+    for (const gate of gates) gate.resolve();
+    await Promise.all(calls.map((c) => c.promise));
+  });
+
+  it("shrinking concurrency lets running calls finish and limits new starts", async () => {
+    const lim = limit(3);
+    const gates = Array.from({ length: 5 }, () => deferred());
+    const calls = gates.map((gate) => track(lim(() => gate.promise)));
+    await flush();
+    expect(lim.activeCount).toBe(3);
+    lim.concurrency = 1;
+    await flush();
+    expect(lim.activeCount).toBe(3); // nobody is interrupted
+    gates[0]?.resolve();
+    gates[1]?.resolve();
+    await flush();
+    expect(lim.activeCount).toBe(1); // the third is still running; nothing new started
+    expect(lim.pendingCount).toBe(2);
+    for (const gate of gates) gate.resolve();
+    await Promise.all(calls.map((c) => c.promise));
+  });
+
+  it.each([0, -1, 1.5, Number.NaN, "2"])("setting concurrency to %j throws like p-limit and changes nothing", (value) => {
+    const lim = limit(2);
+    const err = syncError(() => {
+      lim.concurrency = value as number;
+    });
+    expect(err instanceof TypeError || err instanceof RangeError).toBe(true);
+    expectNamesArgument(err, "concurrency", value);
+    expect(lim.concurrency).toBe(2);
+  });
+
+  it.each([0, -1, 1.5, Number.NaN, "2"])("limit(%j) throws naming concurrency", (value) => {
+    const err = syncError(() => limit(value as number));
+    expect(err instanceof TypeError || err instanceof RangeError).toBe(true);
+    expectNamesArgument(err, "concurrency", value);
+  });
+
+  it("accepts p-limit's options object form", async () => {
+    const lim = limit({ concurrency: 2 });
+    expect(lim.concurrency).toBe(2);
+    await expect(lim(() => "ok")).resolves.toBe("ok");
+  });
+
+  it("clearQueue rejects pending calls with an AbortError and lets running ones finish", async () => {
+    const lim = limit(1);
+    const gate = deferred<string>();
+    const running = track(lim(() => gate.promise));
+    const ran: number[] = [];
+    const pending = [1, 2, 3].map((i) => track(lim(() => ran.push(i))));
+    await flush();
+    expect(lim.pendingCount).toBe(3);
+    lim.clearQueue();
+    expect(lim.pendingCount).toBe(0);
+    await flush();
+    for (const p of pending) {
+      expect(p.state).toBe("rejected");
+      expect((p.reason as Error).name).toBe("AbortError");
+    }
+    expect(running.state).toBe("pending");
+    gate.resolve("done");
+    await flush();
+    expect(running.value).toBe("done");
+    expect(ran).toEqual([]); // cleared calls never run
+    expect(lim.activeCount).toBe(0);
+    await expect(lim(() => "after")).resolves.toBe("after");
+  });
+
+  it("a limit function is reusable after it drains", async () => {
+    const lim = limit(2);
+    expect(await Promise.all([1, 2, 3].map((n) => lim(() => n)))).toEqual([1, 2, 3]);
+    expect(await Promise.all([4, 5].map((n) => lim(async () => n)))).toEqual([4, 5]);
+  });
+
+  it("an error thrown by one call does not reject the others", async () => {
+    const lim = limit(2);
+    const boom = new Error("one");
+    const results = await Promise.allSettled([lim(() => 1), lim(() => Promise.reject(boom)), lim(() => 3)]);
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    expect(await anyError(() => lim(() => Promise.reject(boom)))).toBe(boom);
+  });
+});
