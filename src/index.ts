@@ -28,3 +28,4 @@ export {
   type SemaphoreOptions,
   type SemaphoreStats,
 } from "./core/semaphore.js";
+export * from "./core/rate.js";
