@@ -6,7 +6,8 @@
 //   node scripts/size.mjs            check the core against the budget
 //   node scripts/size.mjs --all      also print (not check) every other subpath export
 //
-// Budget: 6 kB (6144 bytes) min+gzip for `permits`. p-limit is ~1 kB and
+// Budget: 7 kB (7168 bytes) min+gzip for `permits` (5.67 kB when set, with
+// RateLimiter; the first cut without it was 3 kB). p-limit is ~1 kB and
 // p-queue ~4 kB; we carry more (weights, abort/timeout, close, Lock, map,
 // KeyedSemaphore, RateLimiter, errors, diagnostics channels) but a concurrency
 // primitive that costs more than a small UI component would not be chosen for
@@ -16,7 +17,7 @@ import { existsSync } from "node:fs";
 import { brotliCompressSync, constants, gzipSync } from "node:zlib";
 import { build } from "esbuild";
 
-const BUDGET_BYTES = 6 * 1024;
+const BUDGET_BYTES = 7 * 1024;
 const root = new URL("../", import.meta.url);
 
 /** @param {string} entry */
