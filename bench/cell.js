@@ -1,0 +1,263 @@
+// One benchmark cell in a fresh process: `node --expose-gc bench/cell.js '<json spec>'`.
+// It loads one adapter, proves the adapter enforces the limit, warms it up on fresh
+// instances, then times the workload once and prints `RESULT <json>` on stdout (or
+// `ERROR <json>`). run.js spawns it; run it by hand to profile one cell with --cpu-prof:
+//   node --expose-gc --cpu-prof bench/cell.js '{"workload":"b","adapter":"permits","cap":4,"n":200000}'
+// Quick mode passes an array of specs (all cells of one adapter) to save process start-ups.
+
+import { performance } from "node:perf_hooks";
+import process from "node:process";
+import { setImmediate } from "node:timers";
+import { ADAPTERS } from "./adapters.js";
+
+let spec;
+let workload;
+let cap;
+let n;
+
+const gc = globalThis.gc ?? (() => {
+  throw new Error("run cells with --expose-gc");
+});
+const fullGc = () => {
+  for (let i = 0; i < 4; i++) gc();
+};
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+const heapUsed = () => process.memoryUsage().heapUsed;
+
+// The task body of every contended workload: one microtask.
+const RESOLVED = Promise.resolve();
+const body = async () => {
+  await RESOLVED;
+};
+
+/** A small seeded PRNG (mulberry32) so every adapter sees the same weights. */
+function prng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function weights(count) {
+  const next = prng(0x5eed);
+  const out = new Array(count);
+  for (let i = 0; i < count; i++) out[i] = 1 + Math.floor(next() * 4);
+  return out;
+}
+
+function keyNames(count) {
+  return Array.from({ length: count }, (_, i) => `host-${i}.example`);
+}
+
+// ---- The limit check: max observed concurrency must equal the capacity. -------------------
+
+/** A body that records how many bodies run at once (by weight) and stays busy a few ticks. */
+function counter() {
+  const c = { active: 0, max: 0, done: 0 };
+  // Busy until a macrotask: every slot fills before any body ends, so a limiter that
+  // limits correctly shows exactly its capacity, however slowly it starts tasks.
+  c.body = (weight = 1) => async () => {
+    c.active += weight;
+    if (c.active > c.max) c.max = c.active;
+    await tick();
+    c.active -= weight;
+    c.done++;
+  };
+  return c;
+}
+
+async function checkLimit(ad) {
+  if (workload === "e-weighted") {
+    const run = ad.weighted(cap);
+    const c = counter();
+    const w = weights(2000);
+    await Promise.all(w.map((x) => run(x, c.body(x))));
+    return { max: c.max, expected: cap, completed: c.done === w.length };
+  }
+  if (workload === "e-keyed") {
+    const run = ad.keyed(cap);
+    const keys = keyNames(20);
+    const counters = keys.map(() => counter());
+    const tasks = [];
+    for (let i = 0; i < 2000; i++) tasks.push(run(keys[i % keys.length], counters[i % keys.length].body()));
+    await Promise.all(tasks);
+    const max = Math.max(...counters.map((c) => c.max));
+    const done = counters.reduce((s, c) => s + c.done, 0);
+    return { max, expected: cap, completed: done === 2000 };
+  }
+  if (workload === "f") {
+    const c = counter();
+    let active = 0;
+    let max = 0;
+    const items = Array.from({ length: 1000 }, (_, i) => i);
+    const out = await ad.map(
+      items,
+      async (x) => {
+        active++;
+        if (active > max) max = active;
+        await tick();
+        active--;
+        c.done++;
+        return x * 2;
+      },
+      cap,
+    );
+    const inOrder = out.length === items.length && out.every((v, i) => v === i * 2);
+    return { max, expected: cap, completed: c.done === items.length && inOrder };
+  }
+  const run = ad.task(cap);
+  const c = counter();
+  const count = Math.max(1000, cap * 20);
+  const tasks = [];
+  for (let i = 0; i < count; i++) tasks.push(run(c.body()));
+  await Promise.all(tasks);
+  return { max: c.max, expected: cap, completed: c.done === count };
+}
+
+// ---- The workloads. Each returns { value, unit } and, for throughput, runs `size` items. --
+
+const throughput = {
+  async a(ad, size) {
+    const t0 = performance.now();
+    await ad.uncontended(cap, size);
+    return size / ((performance.now() - t0) / 1000);
+  },
+  async b(ad, size) {
+    const t0 = performance.now();
+    await ad.contended(cap, size, body);
+    return size / ((performance.now() - t0) / 1000);
+  },
+  async "e-weighted"(ad, size) {
+    const w = weights(size);
+    const run = ad.weighted(cap);
+    const tasks = new Array(size);
+    const t0 = performance.now();
+    for (let i = 0; i < size; i++) tasks[i] = run(w[i], body);
+    await Promise.all(tasks);
+    return size / ((performance.now() - t0) / 1000);
+  },
+  async "e-keyed"(ad, size) {
+    const keys = keyNames(spec.keys);
+    const run = ad.keyed(cap);
+    const tasks = new Array(size);
+    const t0 = performance.now();
+    for (let i = 0; i < size; i++) tasks[i] = run(keys[i % keys.length], body);
+    await Promise.all(tasks);
+    return size / ((performance.now() - t0) / 1000);
+  },
+  async f(ad, size) {
+    const items = Array.from({ length: size }, (_, i) => i);
+    const fn = async (x) => {
+      await RESOLVED;
+      return x;
+    };
+    const t0 = performance.now();
+    const out = await ad.map(items, fn, cap);
+    const elapsed = performance.now() - t0;
+    if (out.length !== size || out[size - 1] !== size - 1) throw new Error("map returned wrong results");
+    return size / (elapsed / 1000);
+  },
+};
+
+// Queued waiters that nobody will ever wake are garbage as soon as the limiter is: without
+// this module-level reference, optimized code drops the limiter and the heap diff reads 0.
+export let keepAlive;
+
+/** (c) Heap bytes per queued waiter: hold the only permit, queue n waiters, diff the heap. */
+async function memory(ad) {
+  const limiter = ad.waiters(1);
+  keepAlive = limiter;
+  const { occupy, enqueue } = limiter;
+  occupy();
+  await tick();
+  fullGc();
+  const before = heapUsed();
+  for (let i = 0; i < n; i++) enqueue();
+  fullGc();
+  const after = heapUsed();
+  return (after - before) / n;
+}
+
+/** (d) ns per cancel: abort `cancels` waiters from the middle of an n-long queue. */
+async function cancellation(ad, length, cancels) {
+  const limiter = ad.cancellable(1);
+  keepAlive = limiter;
+  const { occupy, acquire } = limiter;
+  occupy();
+  await tick();
+  const first = Math.floor((length - cancels) / 2);
+  const controllers = new Array(cancels);
+  const settled = new Array(cancels);
+  let rejected = 0;
+  const onReject = (reason) => {
+    if (reason?.name === "AbortError") rejected++;
+  };
+  const onGrant = () => {
+    throw new Error("a cancelled waiter was granted");
+  };
+  for (let i = 0; i < length; i++) {
+    if (i >= first && i < first + cancels) {
+      const j = i - first;
+      const controller = new AbortController();
+      controllers[j] = controller;
+      settled[j] = acquire(controller.signal).then(onGrant, onReject);
+    } else {
+      void acquire(undefined);
+    }
+  }
+  const done = Promise.all(settled);
+  await tick();
+  fullGc();
+  const t0 = performance.now();
+  for (let j = 0; j < cancels; j++) controllers[j].abort();
+  await done;
+  const elapsed = performance.now() - t0;
+  if (rejected !== cancels) throw new Error(`${rejected} of ${cancels} cancelled waiters rejected with an AbortError`);
+  return (elapsed * 1e6) / cancels;
+}
+
+async function runOne() {
+  const name = spec.adapter;
+  const entry = ADAPTERS[name];
+  if (entry === undefined) throw new Error(`unknown adapter ${name}`);
+  const ad = await entry.load();
+  const limit = ad.unlimited === true ? null : await checkLimit(ad);
+  if (limit !== null && (limit.max !== limit.expected || !limit.completed)) {
+    throw new Error(`limit check failed: max concurrency ${limit.max}, capacity ${limit.expected}, completed ${limit.completed}`);
+  }
+  let value;
+  let extra = {};
+  if (workload === "c") {
+    value = await memory(ad);
+  } else if (workload === "d") {
+    const scale = entry.cancelScale ?? 1;
+    const length = Math.round(n * scale);
+    const cancels = Math.round(spec.cancels * scale);
+    extra = { length, cancels };
+    value = await cancellation(ad, length, cancels);
+  } else {
+    const run = throughput[workload];
+    // Warm the JIT on fresh instances so the timed run measures steady-state code.
+    if (spec.warmup !== false) await run(ad, Math.max(1000, Math.floor(n / 10)));
+    fullGc();
+    value = await run(ad, n);
+  }
+  process.stdout.write(`RESULT ${JSON.stringify({ ...spec, ...extra, value, limit })}\n`);
+}
+
+const specs = [JSON.parse(process.argv[2] ?? "{}")].flat();
+for (const s of specs) {
+  spec = s;
+  ({ workload, cap, n } = s);
+  try {
+    await runOne();
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    process.stdout.write(`ERROR ${JSON.stringify({ ...spec, error: message })}\n`);
+    process.exitCode = 1;
+  }
+}

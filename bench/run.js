@@ -1,0 +1,401 @@
+// `npm run bench` — every workload of issue 3 against permits, its peers and two baselines.
+//
+//   node bench/run.js                      full run, table on stdout
+//   node bench/run.js --quick              seconds: proves every adapter runs and limits
+//   node bench/run.js --out bench/RESULTS.md --json bench/.tmp/results.json
+//   node bench/run.js --only b,c --adapters permits,naive,es-toolkit --runs 3
+//
+// Each cell (workload × adapter × capacity) runs in a fresh `node --expose-gc` process
+// (bench/cell.js), `--runs` times. Runs are interleaved — round 1 of every cell, then
+// round 2 — so a burst of load on this shared machine spreads over all libraries instead
+// of landing on one. Each cell first proves its limiter holds the limit; a cell that
+// fails that check or crashes is reported as failed, never timed.
+
+import { spawn } from "node:child_process";
+import { readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { cpus, loadavg, totalmem, release, type as osType } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { performance } from "node:perf_hooks";
+import process from "node:process";
+import { parseArgs } from "node:util";
+import { ADAPTERS } from "./adapters.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, "..");
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    runs: { type: "string" },
+    only: { type: "string" },
+    adapters: { type: "string" },
+    out: { type: "string" },
+    json: { type: "string" },
+    parallel: { type: "string" },
+    help: { type: "boolean", short: "h", default: false },
+  },
+});
+
+if (args.help) {
+  process.stdout.write(readFileSync(fileURLToPath(import.meta.url), "utf8").split("\n\n")[0] + "\n");
+  process.exit(0);
+}
+
+const quick = args.quick;
+// Quick mode divides every size by 100: small enough for seconds, big enough to queue.
+const scale = quick ? 0.01 : 1;
+const runs = Number(args.runs ?? (quick ? 1 : 5));
+const parallel = Number(args.parallel ?? (quick ? 2 : 1));
+const size = (n) => Math.max(100, Math.round(n * scale));
+
+const PEERS = ["p-limit", "p-queue", "async-sema", "async-mutex", "es-toolkit", "@shopify/semaphore"];
+const HIGHER = "higher";
+const LOWER = "lower";
+
+/** The workloads of issue 3, each with the adapters that can express it. */
+const WORKLOADS = [
+  {
+    id: "a",
+    title: "(a) uncontended: sequential acquire/release (or run) pairs, capacity free",
+    cap: 1,
+    n: 1_000_000,
+    unit: "ops/s",
+    better: HIGHER,
+    adapters: ["floor", "naive", "permits", "permits run()", "permits limit()", ...PEERS],
+  },
+  ...[1, 4, 64].map((cap) => ({
+    id: "b",
+    title: `(b) contended hand-off: 200,000 tasks started at once, capacity ${cap}, body one microtask`,
+    cap,
+    n: 200_000,
+    unit: "tasks/s",
+    better: HIGHER,
+    adapters: ["floor", "naive", "permits", "permits run()", "permits limit()", ...PEERS],
+  })),
+  {
+    id: "c",
+    title: "(c) memory: heap bytes per queued waiter (no signal), 1,000,000 waiters",
+    cap: 1,
+    n: 1_000_000,
+    unit: "B/waiter",
+    better: LOWER,
+    memory: true,
+    adapters: ["naive", "permits", "permits limit()", ...PEERS],
+  },
+  ...[1_000_000, 10_000_000].map((n) => ({
+    id: "d",
+    title: `(d) cancellation: abort 100,000 waiters from the middle of a ${n.toLocaleString("en")}-long queue`,
+    cap: 1,
+    n,
+    cancels: 100_000,
+    unit: "ns/cancel",
+    better: LOWER,
+    memory: true,
+    adapters: ["naive+signal", "permits", "p-queue"],
+  })),
+  {
+    id: "e-weighted",
+    title: "(e) weighted: 200,000 tasks with random weights 1–4 on capacity 8",
+    cap: 8,
+    n: 200_000,
+    unit: "tasks/s",
+    better: HIGHER,
+    adapters: ["floor", "naive", "permits", "async-mutex"],
+  },
+  {
+    id: "e-keyed",
+    title: "(e) keyed: 200,000 tasks over 10,000 keys, capacity 2 per key",
+    cap: 2,
+    n: 200_000,
+    keys: 10_000,
+    unit: "tasks/s",
+    better: HIGHER,
+    adapters: ["floor", "naive", "permits", ...PEERS],
+  },
+  {
+    id: "f",
+    title: "(f) map() over 1,000,000 items at concurrency 16, body one microtask",
+    cap: 16,
+    n: 1_000_000,
+    unit: "items/s",
+    better: HIGHER,
+    adapters: ["floor", "naive", "permits map()", "p-map", "p-limit .map"],
+  },
+];
+
+const onlyWorkloads = args.only?.split(",");
+const onlyAdapters = args.adapters?.split(",");
+for (const a of onlyAdapters ?? []) if (!(a in ADAPTERS)) throw new Error(`unknown adapter ${a}`);
+
+const cells = [];
+for (const w of WORKLOADS) {
+  if (onlyWorkloads && !onlyWorkloads.some((o) => w.id === o || w.id.startsWith(`${o}-`))) continue;
+  for (const adapter of w.adapters) {
+    if (onlyAdapters && !onlyAdapters.includes(adapter)) continue;
+    // (c) divides by 10 only: a heap diff over fewer waiters drowns in GC noise.
+    const n = w.id === "c" && quick ? Math.round(w.n / 10) : size(w.n);
+    const spec = { workload: w.id, adapter, cap: w.cap, n, warmup: !quick };
+    if (w.cancels !== undefined) spec.cancels = size(w.cancels);
+    if (w.keys !== undefined) spec.keys = quick ? 100 : w.keys;
+    cells.push({ w, spec, samples: [], failures: [], limit: null, meta: null });
+  }
+}
+
+/**
+ * Runs a batch of cells in one fresh process: one cell per process in a full run; in quick
+ * mode all cells of one adapter share a process, which saves start-ups and still proves
+ * every adapter and workload (the numbers of a quick run mean nothing anyway).
+ */
+function runBatch(batch) {
+  const flags = ["--expose-gc"];
+  // 10,000,000 queued waiters need more than the default ~4 GB heap.
+  if (batch.some((cell) => cell.w.memory)) flags.push("--max-old-space-size=16384");
+  const specs = batch.map((cell) => cell.spec);
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [...flags, join(here, "cell.js"), JSON.stringify(specs.length === 1 ? specs[0] : specs)], {
+      cwd: root,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (err += d));
+    child.on("close", (code) => {
+      const lines = out.split("\n").filter((l) => l.startsWith("RESULT ") || l.startsWith("ERROR "));
+      batch.forEach((cell, i) => {
+        const line = lines[i];
+        if (line === undefined) {
+          const last = err.trim().split("\n").filter((l) => /Error|heap/i.test(l)).pop();
+          cell.failures.push((last ?? `process exited with ${code} before this cell`).slice(0, 200));
+        } else if (line.startsWith("ERROR ")) {
+          cell.failures.push(JSON.parse(line.slice("ERROR ".length)).error);
+        } else {
+          const result = JSON.parse(line.slice("RESULT ".length));
+          cell.samples.push(result.value);
+          cell.limit = result.limit;
+          cell.meta = result;
+        }
+      });
+      resolve();
+    });
+  });
+}
+
+async function runAll() {
+  const loads = [];
+  for (let round = 0; round < runs; round++) {
+    loads.push(loadavg()[0]);
+    let batches;
+    if (quick) {
+      const byAdapter = new Map();
+      for (const cell of cells) byAdapter.set(cell.spec.adapter, [...(byAdapter.get(cell.spec.adapter) ?? []), cell]);
+      batches = [...byAdapter.values()];
+    } else {
+      batches = cells.map((cell) => [cell]);
+    }
+    const workers = Array.from({ length: parallel }, async () => {
+      for (let batch = batches.shift(); batch !== undefined; batch = batches.shift()) {
+        await runBatch(batch);
+        if (!quick) process.stderr.write(".");
+      }
+    });
+    await Promise.all(workers);
+    if (!quick) process.stderr.write(` round ${round + 1}/${runs} done (load ${loadavg()[0].toFixed(2)})\n`);
+  }
+  loads.push(loadavg()[0]);
+  return loads;
+}
+
+// ---- Statistics and formatting. --------------------------------------------------------------
+
+function median(xs) {
+  const s = xs.slice().sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function fmt(x, unit) {
+  if (x === undefined || !Number.isFinite(x)) return "—";
+  if (unit === "B/waiter") return x.toFixed(0);
+  if (unit === "ns/cancel") return x.toFixed(0);
+  if (x >= 1e6) return `${(x / 1e6).toFixed(2)}M`;
+  if (x >= 1e3) return `${(x / 1e3).toFixed(0)}k`;
+  return x.toFixed(0);
+}
+
+const ratio = (x) => (x === undefined || !Number.isFinite(x) ? "—" : `${x.toFixed(2)}×`);
+
+function versionOf(pkg) {
+  try {
+    return JSON.parse(readFileSync(join(root, "node_modules", pkg, "package.json"), "utf8")).version;
+  } catch {
+    return "?";
+  }
+}
+
+function stat(cell) {
+  return cell && cell.samples.length > 0 ? median(cell.samples) : undefined;
+}
+
+/** Group cells by workload instance (same id, cap and n). */
+function groups() {
+  const byKey = new Map();
+  for (const cell of cells) {
+    const key = `${cell.w.id}|${cell.w.cap}|${cell.w.n}`;
+    if (!byKey.has(key)) byKey.set(key, { w: cell.w, cells: [] });
+    byKey.get(key).cells.push(cell);
+  }
+  return [...byKey.values()];
+}
+
+/** "How far ahead permits is": > 1 means permits is better, whichever direction is better. */
+function ahead(w, permits, other) {
+  if (permits === undefined || other === undefined) return undefined;
+  return w.better === HIGHER ? permits / other : other / permits;
+}
+
+function primaryPermits(w) {
+  if (w.id === "f") return "permits map()";
+  return "permits";
+}
+
+function table(g) {
+  const { w } = g;
+  const find = (name) => g.cells.find((c) => c.spec.adapter === name);
+  const floor = stat(find("floor"));
+  const naive = stat(find("naive") ?? find("naive+signal"));
+  const permits = stat(find(primaryPermits(w)));
+  const lines = [
+    `### ${w.title}`,
+    "",
+    `| adapter | median ${w.unit} | min–max | max concurrency / cap | × floor | × naive | ${primaryPermits(w)} ahead by |`,
+    "|---|---:|---:|---:|---:|---:|---:|",
+  ];
+  for (const c of g.cells) {
+    const m = stat(c);
+    const name = c.meta?.length !== undefined && c.meta.length !== c.spec.n
+      ? `${c.spec.adapter} (at 1/10: ${c.meta.cancels.toLocaleString("en")} of ${c.meta.length.toLocaleString("en")})`
+      : c.spec.adapter;
+    if (m === undefined) {
+      lines.push(`| ${name} | FAILED: ${c.failures[0] ?? "no result"} | | | | | |`);
+      continue;
+    }
+    const range = c.samples.length > 1 ? `${fmt(Math.min(...c.samples), w.unit)}–${fmt(Math.max(...c.samples), w.unit)}` : "";
+    const lim = c.limit === null ? "unlimited" : `${c.limit.max} / ${c.limit.expected}`;
+    const vsFloor = w.better === HIGHER && floor !== undefined ? m / floor : undefined;
+    const vsNaive = naive !== undefined ? m / naive : undefined;
+    const isPermits = c.spec.adapter === primaryPermits(w);
+    lines.push(
+      `| ${name} | ${fmt(m, w.unit)} | ${range} | ${lim} | ${ratio(vsFloor)} | ${ratio(vsNaive)} | ${isPermits ? "" : ratio(ahead(w, permits, m))} |`,
+    );
+  }
+  lines.push("");
+  return lines.join("\n");
+}
+
+/** The targets of issue 3, each as measured in this run. */
+function targets() {
+  const all = groups();
+  const get = (id, cap, name, n) => {
+    const g = all.find((x) => x.w.id === id && (cap === undefined || x.w.cap === cap) && (n === undefined || x.w.n === n));
+    return g && stat(g.cells.find((c) => c.spec.adapter === name));
+  };
+  const fastestPeer = (id, cap) => {
+    let best;
+    for (const p of PEERS) {
+      const v = get(id, cap, p);
+      if (v !== undefined && (best === undefined || v > best.v)) best = { p, v };
+    }
+    return best;
+  };
+  const rows = [];
+  const row = (target, measured, pass) => rows.push(`| ${target} | ${measured} | ${pass === undefined ? "—" : pass ? "met" : "**missed**"} |`);
+  {
+    const p = get("a", 1, "permits");
+    const f = fastestPeer("a", 1);
+    const r = f && p !== undefined ? p / f.v : undefined;
+    row("(a) permits ≥ fastest peer", `${ratio(r)} ${f?.p ?? ""}`, r && r >= 1);
+  }
+  for (const cap of [1, 4, 64]) {
+    const p = get("b", cap, "permits");
+    const f = fastestPeer("b", cap);
+    const n = get("b", cap, "naive");
+    const l = get("b", cap, "permits limit()");
+    const pl = get("b", cap, "p-limit");
+    const r1 = f && p !== undefined ? p / f.v : undefined;
+    row(`(b) cap ${cap}: permits ≥ 1.3× fastest peer`, `${ratio(r1)} ${f?.p ?? ""}`, r1 && r1 >= 1.3);
+    const r2 = p !== undefined && n !== undefined ? p / n : undefined;
+    row(`(b) cap ${cap}: permits ≥ 0.95× naive`, ratio(r2), r2 && r2 >= 0.95);
+    const r3 = l !== undefined && pl !== undefined ? l / pl : undefined;
+    row(`(b) cap ${cap}: limit() ≥ 2× p-limit`, ratio(r3), r3 && r3 >= 2);
+  }
+  {
+    const b = get("c", 1, "permits");
+    row("(c) permits ≤ 250 B per waiter (no signal)", b === undefined ? "—" : `${b.toFixed(0)} B`, b !== undefined && b <= 250);
+  }
+  {
+    const small = get("d", 1, "permits", 1_000_000);
+    const big = get("d", 1, "permits", 10_000_000);
+    const nSmall = get("d", 1, "naive+signal", 1_000_000);
+    const nBig = get("d", 1, "naive+signal", 10_000_000);
+    const flat = small !== undefined && big !== undefined ? big / small : undefined;
+    row("(d) permits flat: ns/cancel at 10× queue ÷ at 1× (≈1 is O(1))", ratio(flat), flat !== undefined && flat <= 1.5);
+    const nflat = nSmall !== undefined && nBig !== undefined ? nBig / nSmall : undefined;
+    row("(d) (for scale) naive+signal at 10× ÷ at 1×", ratio(nflat), undefined);
+    const r1 = small !== undefined && nSmall !== undefined ? small / nSmall : undefined;
+    const r2 = big !== undefined && nBig !== undefined ? big / nBig : undefined;
+    row("(d) permits ≤ 1.2× naive+signal, 1,000,000 queue", ratio(r1), r1 !== undefined && r1 <= 1.2);
+    row("(d) permits ≤ 1.2× naive+signal, 10,000,000 queue", ratio(r2), r2 !== undefined && r2 <= 1.2);
+  }
+  {
+    const p = get("f", 16, "permits map()");
+    const m = get("f", 16, "p-map");
+    const r = p !== undefined && m !== undefined ? p / m : undefined;
+    row("(f) permits map() ≥ 1.5× p-map", ratio(r), r && r >= 1.5);
+  }
+  return ["| target (issue 3) | measured | |", "|---|---:|---|", ...rows, ""].join("\n");
+}
+
+function report(loads, started, seconds) {
+  const cpu = cpus();
+  const peers = [...PEERS, "p-map"].map((p) => `${p} ${versionOf(p)}`).join(", ");
+  const head = [
+    `# permits benchmark${quick ? " (quick mode: sizes ÷100, 1 run — proves the harness, not speed)" : ""}`,
+    "",
+    `- Command: \`npm run bench${quick ? " -- --quick" : ""}\` (\`node bench/run.js\`), ${started.toISOString()}, ${seconds.toFixed(0)} s`,
+    `- Machine: ${cpu.length} × ${cpu[0]?.model ?? "?"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${osType()} ${release()}`,
+    `- Node ${process.version} (V8 ${process.versions.v8}); each cell in a fresh \`node --expose-gc\` process, ${runs} run(s) per cell, interleaved`,
+    `- permits ${versionOf("../")}${""} (built dist/), peers: ${peers}`,
+    `- 1-minute load average at the start of each round and at the end: ${loads.map((l) => l.toFixed(2)).join(", ")} (2 cores shared with other work: see min–max for the noise)`,
+    "- Ratios: × floor and × naive are this row ÷ the baseline (for ops/s higher is better; for B and ns lower is better).",
+    "  \"ahead by\" is > 1 when permits is better than that row, whichever direction is better.",
+    "",
+    "## Targets",
+    "",
+    targets(),
+    "## Results",
+    "",
+  ].join("\n");
+  return head + groups().map(table).join("\n");
+}
+
+const started = new Date();
+const t0 = performance.now();
+const loads = await runAll();
+const seconds = (performance.now() - t0) / 1000;
+const md = report(loads, started, seconds);
+process.stdout.write(md);
+
+if (args.out !== undefined) writeFileSync(args.out, md);
+if (args.json !== undefined) {
+  mkdirSync(dirname(args.json), { recursive: true });
+  const data = cells.map((c) => ({ ...c.spec, title: c.w.title, samples: c.samples, failures: c.failures, limit: c.limit }));
+  writeFileSync(args.json, JSON.stringify({ quick, runs, loads, cells: data }, null, 2));
+}
+
+const failed = cells.filter((c) => c.failures.length > 0);
+if (failed.length > 0) {
+  process.stderr.write(`\n${failed.length} cell(s) failed: ${failed.map((c) => `${c.spec.workload}/${c.spec.adapter}`).join(", ")}\n`);
+  process.exitCode = 1;
+}
