@@ -100,12 +100,19 @@ describe("renderVerdicts", () => {
     expect(text).toMatch(/^3 Semaphore: held the limit \(server peak 3 of 3\)\.$/m);
   });
 
-  it("reports polling waste and how much slower than the fastest run that held the limit", () => {
+  it("wraps to the width with an indent", () => {
+    const text = renderVerdicts([syntheticRun("locked", Array(10).fill(0) as number[])], { width: 40 });
+    for (const line of text.split("\n")) expect(line.length).toBeLessThanOrEqual(40);
+    expect(text.split("\n")[1]).toMatch(/^  \S/);
+  });
+
+  it("reports polling waste and how much slower than the Semaphore", () => {
     const wakeUps = [[], [{ at: 100, wasted: true }, { at: 200, wasted: false }]];
-    const text = renderVerdicts([syntheticRun("polled", [0, 200], 1, wakeUps), syntheticRun("semaphore", [0, 100], 1)]);
+    const runs = [syntheticRun("polled", [0, 200], 1, wakeUps), syntheticRun("semaphore", [0, 100], 1)];
+    const text = renderVerdicts(runs, { width: 1000 });
     expect(text).toContain("1 of 2 wake-ups found no free slot");
     expect(text).toContain("slots stood idle for 100 slot·ms");
-    expect(text).toContain("100 ms slower than the fastest run that held the limit");
+    expect(text).toContain("100 ms slower than the Semaphore");
   });
 });
 

@@ -123,7 +123,7 @@ export async function demoCommand(args: readonly string[], io: Io): Promise<numb
     "",
     renderTable(runs, { color }),
     "",
-    renderVerdicts(runs),
+    renderVerdicts(runs, { width }),
     "",
   ];
   for (const run of runs) out.push(renderTimeline(run, { width, spanMs, color }), "");

@@ -232,7 +232,12 @@ export async function fetchCommand(args: readonly string[], io: Io): Promise<num
       const response = await limited(url, { signal });
       status = response.status;
       if (response.body) {
-        for await (const chunk of response.body) bytes += (chunk as Uint8Array).byteLength;
+        const reader = response.body.getReader();
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          bytes += value.byteLength;
+        }
       }
       if (!response.ok) error = `HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ""}`;
     } catch (caught) {
