@@ -98,6 +98,8 @@ export interface TestServer {
   readonly total: number;
   /** Every request received since start or the last `reset()`, in arrival order. */
   readonly requests: readonly RecordedRequest[];
+  /** `performance.now()` at start or the last `reset()`: add it to `start`/`end` to compare servers. */
+  readonly t0: number;
   /** Zero `peak`, `total` and `requests`, and restart the clock (does not touch requests in progress' counting). */
   reset(): void;
   /** Resolves once `active` is 0 (immediately if it already is). */
@@ -251,6 +253,9 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     },
     get peak() {
       return peak;
+    },
+    get t0() {
+      return t0;
     },
     get total() {
       return requests.length;
