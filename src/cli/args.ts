@@ -48,7 +48,7 @@ export function parseCommandLine(
 ): ParsedCommandLine {
   let parsed: { values: Record<string, unknown>; positionals: string[] };
   try {
-    parsed = parseArgs({ args: [...args], options, strict: true, allowPositionals: true }) as typeof parsed;
+    parsed = parseArgs({ args: [...args], options, strict: true, allowPositionals: true });
   } catch (error) {
     // parseArgs reports usage mistakes as TypeErrors with an ERR_PARSE_ARGS_* code; anything else is ours to see.
     const code = (error as { code?: unknown }).code;

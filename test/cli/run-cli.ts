@@ -42,9 +42,12 @@ export interface RunningCli {
 /** Starts the CLI with `args`. */
 export function startCli(args: readonly string[], options: CliOptions = {}): RunningCli {
   const started = performance.now();
+  // Plain output: no colour (and no FORCE_COLOR inherited from the test runner, which would override NO_COLOR).
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1", ...options.env };
+  delete env.FORCE_COLOR;
   const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
     cwd: ROOT,
-    env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "", ...options.env },
+    env,
     stdio: ["pipe", "pipe", "pipe"],
   });
   let stdout = "";

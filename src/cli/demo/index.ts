@@ -8,7 +8,7 @@
 import { writeFile } from "node:fs/promises";
 import { durationFlag, integerFlag, parseCommandLine, UsageError } from "../args.js";
 import { terminalWidth, type Io } from "../io.js";
-import { renderLegend, renderTable, renderTimeline, renderVerdicts, shouldColor } from "./report.js";
+import { renderLegend, renderTable, renderTimeline, renderVerdicts, shouldColor, wrap } from "./report.js";
 import { APPROACHES, runApproach, warmUp, type ApproachKey, type ApproachRun } from "./scenarios.js";
 import { startDemoServer } from "./server.js";
 import { renderSvg } from "./svg.js";
@@ -118,8 +118,11 @@ export async function demoCommand(args: readonly string[], io: Io): Promise<numb
   const color = shouldColor(io.stdout, io.env);
   const spanMs = Math.max(...runs.map((r) => r.totalMs));
   const out: string[] = [
-    `permits demo: ${requests} requests, limit ${limit}, the server takes ${delay} ms per request; ` +
-      `the polling loops sleep ${poll} ms.`,
+    wrap(
+      `permits demo: ${requests} requests, limit ${limit}, the server takes ${delay} ms per request; ` +
+        `the polling loops sleep ${poll} ms.`,
+      width,
+    ),
     "",
     renderTable(runs, { color }),
     "",
@@ -127,7 +130,7 @@ export async function demoCommand(args: readonly string[], io: Io): Promise<numb
     "",
   ];
   for (const run of runs) out.push(renderTimeline(run, { width, spanMs, color }), "");
-  out.push(renderLegend());
+  out.push(...renderLegend().split("\n").map((line) => wrap(line, width, "  ")));
   if (svgPath !== undefined) out.push(`SVG timeline written to ${svgPath}`);
   io.stdout.write(`${out.join("\n")}\n`);
   return failed ? 1 : 0;

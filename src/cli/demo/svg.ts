@@ -40,7 +40,7 @@ const COLORS = {
 export function renderSvg(runs: readonly ApproachRun[], scenario: SvgScenario): string {
   const width = 960;
   const left = 48;
-  const right = 16;
+  const right = 28;
   const plot = width - left - right;
   const rowH = 12;
   const rowGap = 4;
@@ -58,10 +58,11 @@ export function renderSvg(runs: readonly ApproachRun[], scenario: SvgScenario): 
   );
   y += 24;
   out.push(
-    `<text x="${left}" y="${y + 10}" font-size="11" fill="${COLORS.muted}">` +
-      `<tspan fill="${COLORS.wait}">■</tspan> waiting  <tspan fill="${COLORS.run}">■</tspan> running  ` +
-      `<tspan fill="${COLORS.wakeUp}">|</tspan> wake-up that found no free slot  ` +
-      `server: requests served at once (dashed: the limit; red: above it)</text>`,
+    `<text x="${left}" y="${y + 10}" font-size="11" fill="${COLORS.muted}" xml:space="preserve">` +
+      `<tspan fill="${COLORS.wait}">■</tspan> waiting   <tspan fill="${COLORS.run}">■</tspan> running   ` +
+      `<tspan fill="${COLORS.wakeUp}">|</tspan> a wake-up that found no free slot   ` +
+      `<tspan fill="${COLORS.server}">■</tspan> requests the server served at once (dashed: the limit; ` +
+      `<tspan fill="${COLORS.over}">■</tspan> above it)</text>`,
   );
   y += 24;
 

@@ -41,7 +41,10 @@ Options:
   --per-origin <n>   requests in flight at once per origin (default: no
                      limit beyond --concurrency)
   --rate <n/time>    at most n requests started per interval, per origin:
-                     10/s, 100/min, 5/2s (default: no rate limit)
+                     10/s, 100/min, 5/2s (default: no rate limit); starts
+                     are spread evenly, never more than n in any interval
+  --burst <n>        with --rate: let up to n start at once from rest (a
+                     window of the interval may then see n-1 more; default 1)
   --retries <n>      retries of a 429 or 503 response, waiting as its
                      Retry-After says (the whole origin pauses) or backing
                      off with jitter (default 2)
@@ -63,6 +66,7 @@ const OPTIONS = {
   concurrency: { type: "string" },
   "per-origin": { type: "string" },
   rate: { type: "string" },
+  burst: { type: "string" },
   retries: { type: "string" },
   timeout: { type: "string" },
   help: { type: "boolean", short: "h" },
@@ -92,8 +96,8 @@ export interface FetchOptions {
   concurrency: number;
   /** Requests in flight per origin. */
   perOrigin: number | undefined;
-  /** Rate per origin. */
-  rate: RateSpec | undefined;
+  /** Rate per origin, with its burst. */
+  rate: (RateSpec & { burst?: number }) | undefined;
   /** Retries of 429/503. */
   retries: number;
   /** Per-attempt timeout in ms. */
@@ -106,12 +110,15 @@ export function parseFetchArgs(args: readonly string[]): FetchOptions | "help" {
   if (values.help === true) return "help";
   const perOrigin = values["per-origin"];
   const file = positionals[0];
+  const rate = rateFlag("fetch", "rate", values.rate);
+  if (values.burst !== undefined && rate === undefined) throw new UsageError("`--burst` needs `--rate`", "fetch");
+  const burst = values.burst === undefined ? undefined : integerFlag("fetch", "burst", values.burst, 1, 1, 1_000_000);
   if (file === "") throw new UsageError("Expected a file name, got an empty string", "fetch");
   return {
     file: file === "-" ? undefined : file,
     concurrency: integerFlag("fetch", "concurrency", values.concurrency, 8, 1, 10_000),
     perOrigin: perOrigin === undefined ? undefined : integerFlag("fetch", "per-origin", perOrigin, 1, 1, 10_000),
-    rate: rateFlag("fetch", "rate", values.rate),
+    rate: rate === undefined ? undefined : burst === undefined ? rate : { ...rate, burst },
     retries: integerFlag("fetch", "retries", values.retries, 2, 0, 100),
     timeout: durationFlag("fetch", "timeout", values.timeout, 30_000),
   };

@@ -1,0 +1,207 @@
+/**
+ * `permits fetch` end to end: the CLI is spawned from source against loopback
+ * servers that count how many requests they serve at once.
+ */
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { startTestServer, type TestServer } from "../helpers/http-server.js";
+import { ndjson, runCli, startCli, waitFor } from "./run-cli.js";
+
+let dir: string;
+const servers: TestServer[] = [];
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "permits-fetch-"));
+});
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function server(options: Parameters<typeof startTestServer>[0] = {}): Promise<TestServer> {
+  const s = await startTestServer(options);
+  servers.push(s);
+  return s;
+}
+
+async function urlFile(name: string, lines: string[]): Promise<string> {
+  const file = join(dir, name);
+  await writeFile(file, `${lines.join("\n")}\n`);
+  return file;
+}
+
+const KEYS = ["url", "status", "bytes", "ms", "attempts", "error"];
+
+describe("permits fetch", () => {
+  it("fetches every URL of a file, one NDJSON line each, the server never seeing more than --concurrency", async () => {
+    const s = await server({ delay: 50 });
+    const urls = Array.from({ length: 24 }, (_, i) => `${s.url}/item/${i}`);
+    const result = await runCli(["fetch", await urlFile("list.txt", urls), "--concurrency", "4"]);
+    expect(result.code).toBe(0);
+    const lines = ndjson(result.stdout);
+    expect(lines).toHaveLength(24);
+    expect(lines.map((l) => l.url).sort()).toEqual([...urls].sort());
+    for (const line of lines) {
+      expect(Object.keys(line)).toEqual(KEYS);
+      expect(line).toMatchObject({ status: 200, bytes: 3, attempts: 1, error: null });
+      expect(line.ms).toBeGreaterThanOrEqual(40);
+    }
+    expect(s.total).toBe(24);
+    expect(s.peak).toBe(4);
+    expect(result.stderr).toMatch(/^permits: 24 lines: 24 ok, 0 failed in [\d.]+s\n$/);
+  });
+
+  it("reads stdin when no file (or `-`) is given", async () => {
+    const s = await server();
+    for (const args of [["fetch"], ["fetch", "-"]]) {
+      const result = await runCli(args, { input: `${s.url}/a\n${s.url}/b\n` });
+      expect(result.code).toBe(0);
+      expect(ndjson(result.stdout).map((l) => l.url).sort()).toEqual([`${s.url}/a`, `${s.url}/b`]);
+    }
+  });
+
+  it("--per-origin holds each origin to its own limit", async () => {
+    const a = await server({ delay: 60 });
+    const b = await server({ delay: 60 });
+    const urls = Array.from({ length: 10 }, (_, i) => [`${a.url}/${i}`, `${b.url}/${i}`]).flat();
+    const result = await runCli(["fetch", "--concurrency", "10", "--per-origin", "2"], { input: urls.join("\n") });
+    expect(result.code).toBe(0);
+    expect(ndjson(result.stdout)).toHaveLength(20);
+    expect(a.peak).toBe(2);
+    expect(b.peak).toBe(2);
+  });
+
+  it("a malformed line or a failed request is a line of output, never a crash; any failure means exit 1", async () => {
+    const s = await server();
+    const input = [
+      `${s.url}/fine`,
+      "not a url",
+      "",
+      "ftp://example.com/file",
+      `${s.url}/missing?status=404`,
+      `${s.url}/dropped?destroy=1`,
+      "   ",
+    ].join("\r\n");
+    const result = await runCli(["fetch", "--retries", "0"], { input });
+    expect(result.code).toBe(1);
+    const lines = ndjson(result.stdout);
+    // Blank lines are skipped; every other line has exactly one result.
+    expect(lines).toHaveLength(5);
+    const by = (url: string) => lines.find((l) => l.url === url);
+    expect(by(`${s.url}/fine`)).toMatchObject({ status: 200, error: null, attempts: 1 });
+    expect(by("not a url")).toEqual({ url: "not a url", status: null, bytes: 0, ms: 0, attempts: 0, error: "malformed URL" });
+    expect(by("ftp://example.com/file")).toMatchObject({ status: null, attempts: 0, error: expect.stringMatching(/unsupported protocol ftp:/) });
+    expect(by(`${s.url}/missing?status=404`)).toMatchObject({ status: 404, bytes: 3, attempts: 1, error: "HTTP 404 Not Found" });
+    expect(by(`${s.url}/dropped?destroy=1`)).toMatchObject({ status: null, attempts: 1, error: expect.any(String) });
+    expect(result.stderr).toMatch(/5 lines: 1 ok, 4 failed/);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("--rate spreads the starts the server sees", async () => {
+    const s = await server();
+    const urls = Array.from({ length: 6 }, (_, i) => `${s.url}/${i}`);
+    const result = await runCli(["fetch", "--rate", "10/s"], { input: urls.join("\n") });
+    expect(result.code).toBe(0);
+    const starts = s.requests.map((r) => r.start);
+    expect(starts).toHaveLength(6);
+    // Default burst 1: one start per 100 ms. Measured from the second request: the first one's arrival is
+    // late by the CLI's first-fetch set-up (loading undici, connecting), which would make gaps after it look short.
+    // Cumulative, not pairwise: a start delayed by a busy event loop is not a violation. 15 ms of timer slack.
+    for (let k = 2; k < starts.length; k++) {
+      expect((starts[k] as number) - (starts[1] as number)).toBeGreaterThanOrEqual((k - 1) * 100 - 15);
+    }
+    expect((starts[5] as number) - (starts[0] as number)).toBeGreaterThanOrEqual(400);
+  });
+
+  it("--retries: a 429 with Retry-After is retried and the attempts are counted", async () => {
+    const s = await server({ respond: (r) => (r.index < 2 ? { status: 429, retryAfter: 0 } : undefined) });
+    const ok = await runCli(["fetch", "--retries", "2"], { input: `${s.url}/x\n` });
+    expect(ok.code).toBe(0);
+    expect(ndjson(ok.stdout)).toEqual([expect.objectContaining({ status: 200, attempts: 3, error: null })]);
+
+    s.reset();
+    const s2 = await server({ respond: () => ({ status: 429, retryAfter: 0 }) });
+    const gaveUp = await runCli(["fetch", "--retries", "1"], { input: `${s2.url}/x\n` });
+    expect(gaveUp.code).toBe(1);
+    expect(ndjson(gaveUp.stdout)).toEqual([
+      expect.objectContaining({ status: 429, attempts: 2, error: "HTTP 429 Too Many Requests" }),
+    ]);
+  });
+
+  it("--timeout limits each attempt", async () => {
+    const s = await server();
+    const result = await runCli(["fetch", "--timeout", "200ms"], { input: `${s.url}/slow?delay=5000\n${s.url}/quick\n` });
+    expect(result.code).toBe(1);
+    const lines = ndjson(result.stdout);
+    expect(lines.find((l) => l.url === `${s.url}/slow?delay=5000`)).toMatchObject({
+      status: null,
+      attempts: 1,
+      error: "timed out after 200 ms",
+    });
+    expect(lines.find((l) => l.url === `${s.url}/quick`)).toMatchObject({ status: 200, error: null });
+    expect(result.ms).toBeLessThan(4500);
+  });
+
+  it("Ctrl-C cancels what is in flight, reports every line read, summarizes on stderr and exits 130", async () => {
+    const s = await server();
+    const urls = [
+      `${s.url}/done-1?delay=0`,
+      `${s.url}/done-2?delay=0`,
+      ...Array.from({ length: 6 }, (_, i) => `${s.url}/hang-${i}?delay=20000`),
+    ];
+    const cli = startCli(["fetch", "--concurrency", "3", await urlFile("hang.txt", urls)]);
+    await waitFor(() => ndjson(cli.stdout).length === 2 && s.active === 3, 15_000, "2 results and 3 requests in flight");
+    cli.child.kill("SIGINT");
+    const result = await cli.done;
+    expect(result.code).toBe(130);
+    const lines = ndjson(result.stdout);
+    expect(lines).toHaveLength(8);
+    expect(lines.filter((l) => l.error === null).map((l) => l.url).sort()).toEqual(urls.slice(0, 2));
+    const interrupted = lines.filter((l) => l.error === "interrupted");
+    expect(interrupted).toHaveLength(6);
+    expect(interrupted.filter((l) => l.attempts === 1)).toHaveLength(3); // were in flight
+    expect(interrupted.filter((l) => l.attempts === 0)).toHaveLength(3); // were queued
+    expect(result.stderr).toMatch(/interrupted — 2 finished before Ctrl-C\. 8 lines: 2 ok, 0 failed, 6 interrupted/);
+    // The cancelled requests were really cancelled: the server is not serving them any more.
+    await waitFor(() => s.active === 0, 5_000, "the server to see the aborts");
+    expect(s.total).toBe(5);
+  });
+
+  it("Ctrl-C also stops a run reading a stdin that never ends", async () => {
+    const s = await server();
+    const cli = startCli(["fetch"], { keepStdinOpen: true });
+    cli.child.stdin?.write(`${s.url}/a\n${s.url}/b?delay=20000\n`);
+    await waitFor(() => ndjson(cli.stdout).length === 1 && s.active === 1, 15_000, "one result and one request in flight");
+    cli.child.kill("SIGINT");
+    const result = await cli.done;
+    expect(result.code).toBe(130);
+    expect(ndjson(result.stdout).map((l) => l.error)).toEqual([null, "interrupted"]);
+  });
+
+  it("usage errors: a clear message on stderr, no stack trace, exit 2", async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [["fetch", "--concurrency", "abc"], /^permits: Expected `--concurrency` to be an integer from 1 to 10000, got `abc`\n/],
+      [["fetch", "--rate", "10"], /Expected `--rate` to be a rate such as `10\/s`/],
+      [["fetch", "--bogus"], /Unknown option '--bogus'/],
+      [["fetch", join(dir, "does-not-exist.txt")], /Cannot read `.*does-not-exist\.txt`: ENOENT/],
+    ];
+    for (const [args, message] of cases) {
+      const result = await runCli(args, { input: "" });
+      expect(result.code, args.join(" ")).toBe(2);
+      expect(result.stdout).toBe("");
+      expect(result.stderr).toMatch(message);
+      expect(result.stderr).toContain("Run `permits fetch --help` for usage.");
+      expect(result.stderr).not.toMatch(/\n\s+at /);
+    }
+  });
+
+  it("--help documents the output and exits 0", async () => {
+    const result = await runCli(["fetch", "--help"]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^Usage: permits fetch \[file\] \[options\]/);
+    for (const flag of ["--concurrency", "--per-origin", "--rate", "--retries", "--timeout"]) expect(result.stdout).toContain(flag);
+  });
+});
