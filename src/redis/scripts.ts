@@ -1,0 +1,309 @@
+/**
+ * The Lua scripts of the Redis semaphore, and how they are sent.
+ *
+ * ## Key layout (one semaphore; every key shares the hash tag `{name}`, so a
+ * script touches one Redis Cluster slot)
+ *
+ * | key | type | holds |
+ * |---|---|---|
+ * | `KEYS[1]` `<prefix>{name}:meta` | hash | `capacity`, `used` (held weight), `token` (fencing counter), `seq` (queue order) |
+ * | `KEYS[2]` `<prefix>{name}:leases` | zset | holder id → lease deadline (server ms) |
+ * | `KEYS[3]` `<prefix>{name}:held` | hash | holder id → `"weight:token"` |
+ * | `KEYS[4]` `<prefix>{name}:queue` | zset | waiter id → arrival sequence number (FIFO order) |
+ * | `KEYS[5]` `<prefix>{name}:waiting` | hash | waiter id → `"weight:leaseMs"` |
+ * | `KEYS[6]` `<prefix>{name}:beats` | zset | waiter id → heartbeat deadline (server ms) |
+ *
+ * Wake-ups go to the channel `<prefix>{name}:wake` (same hash tag, so
+ * `SPUBLISH` stays in the slot) as `"id:token id:token ..."`: the script that
+ * frees permits also grants them to the head of the queue and names who got
+ * them, so a woken waiter needs no further round trip.
+ *
+ * Every script reads the clock with `TIME` (never the client's), drops
+ * expired leases and silent waiters first, and hands freed permits on in FIFO
+ * order, stopping at the first waiter that does not fit.
+ *
+ * No user string ever reaches the Lua source: names live in KEYS, the rest in ARGV.
+ *
+ * @internal
+ * @module
+ */
+
+import { createHash } from "node:crypto";
+
+const PRELUDE = `
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- Sharded pub/sub where the server has it (Redis/Valkey 7+), classic otherwise.
+local function publish(channel, message)
+  local ok = redis.pcall('SPUBLISH', channel, message)
+  if type(ok) == 'table' and ok.err then redis.call('PUBLISH', channel, message) end
+end
+
+local function weight_of(v)
+  return tonumber(string.match(v, '^(%d+)'))
+end
+
+-- Drops leases that ran out and waiters that stopped sending heartbeats;
+-- returns the held weight afterwards.
+local function reap(now)
+  local used = tonumber(redis.call('HGET', KEYS[1], 'used') or '0')
+  local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
+  if #expired > 0 then
+    for _, id in ipairs(expired) do
+      local v = redis.call('HGET', KEYS[3], id)
+      if v then
+        used = used - weight_of(v)
+        redis.call('HDEL', KEYS[3], id)
+      end
+    end
+    redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+    if used < 0 then used = 0 end
+  end
+  local silent = redis.call('ZRANGEBYSCORE', KEYS[6], '-inf', now)
+  if #silent > 0 then
+    for _, id in ipairs(silent) do
+      redis.call('ZREM', KEYS[4], id)
+      redis.call('HDEL', KEYS[5], id)
+    end
+    redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', now)
+  end
+  return used
+end
+
+-- The fencing counter starts at the server's clock in microseconds, so tokens
+-- keep increasing even if Redis loses its data (a restart without
+-- persistence) — as long as fewer than a million grants a second were made.
+local function next_token()
+  if redis.call('HEXISTS', KEYS[1], 'token') == 0 then
+    local t = redis.call('TIME')
+    redis.call('HSET', KEYS[1], 'token', t[1] .. string.format('%06d', tonumber(t[2])))
+  end
+  return redis.call('HINCRBY', KEYS[1], 'token', 1)
+end
+
+-- Grants the head of the queue while it fits; the first waiter that does not
+-- fit stops the hand-out, so a heavy waiter is never starved by light ones.
+local function grant(now, used, channel)
+  local cap = tonumber(redis.call('HGET', KEYS[1], 'capacity') or '0')
+  local names = {}
+  while true do
+    local head = redis.call('ZRANGE', KEYS[4], 0, 0)
+    local id = head[1]
+    if not id then break end
+    local v = redis.call('HGET', KEYS[5], id)
+    if not v then
+      -- an entry without its weight cannot be served: drop it
+      redis.call('ZREM', KEYS[4], id)
+      redis.call('ZREM', KEYS[6], id)
+    else
+      local w, lease = string.match(v, '^(%d+):(%d+)')
+      w = tonumber(w)
+      if used + w > cap then break end
+      used = used + w
+      local token = next_token()
+      redis.call('ZREM', KEYS[4], id)
+      redis.call('HDEL', KEYS[5], id)
+      redis.call('ZREM', KEYS[6], id)
+      redis.call('ZADD', KEYS[2], now + tonumber(lease), id)
+      redis.call('HSET', KEYS[3], id, w .. ':' .. token)
+      names[#names + 1] = id .. ':' .. token
+    end
+  end
+  if #names > 0 then publish(channel, table.concat(names, ' ')) end
+  return used
+end
+
+local function earliest_delay(now)
+  local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+  if first[2] then return tonumber(first[2]) - now end
+  return -1
+end
+`;
+
+/**
+ * ACQUIRE: ARGV = capacity, id, weight, leaseMs, mode ("try" | "wait"), channel, waiterTtlMs
+ * Returns {1, token, used, capacity} granted now; {0, used, capacity} not free
+ * (mode "try"); {2, used, capacity, earliestLeaseDelayMs} queued;
+ * or the error "PERMITS_CAPACITY <stored>" when the stored capacity differs.
+ */
+export const ACQUIRE: string = `${PRELUDE}
+local cap = tonumber(ARGV[1])
+local stored = redis.call('HGET', KEYS[1], 'capacity')
+if stored and tonumber(stored) ~= cap then
+  return redis.error_reply('PERMITS_CAPACITY ' .. stored)
+end
+if not stored then redis.call('HSET', KEYS[1], 'capacity', cap) end
+local now = now_ms()
+local id, w, lease = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local used = grant(now, reap(now), ARGV[6])
+local result
+if redis.call('ZCARD', KEYS[4]) == 0 and used + w <= cap then
+  used = used + w
+  local token = next_token()
+  redis.call('ZADD', KEYS[2], now + lease, id)
+  redis.call('HSET', KEYS[3], id, w .. ':' .. token)
+  result = {1, token, used, cap}
+elseif ARGV[5] == 'try' then
+  result = {0, used, cap}
+else
+  local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+  redis.call('ZADD', KEYS[4], seq, id)
+  redis.call('HSET', KEYS[5], id, w .. ':' .. lease)
+  redis.call('ZADD', KEYS[6], now + tonumber(ARGV[7]), id)
+  result = {2, used, cap, earliest_delay(now)}
+end
+redis.call('HSET', KEYS[1], 'used', used)
+return result
+`;
+
+/**
+ * RELEASE: ARGV = channel, id...
+ * Frees the named holders (ids no longer held are skipped: a second release,
+ * or a lease that already ran out, never frees someone else's permits) and
+ * hands the permits on. Returns {freedCount, used}.
+ */
+export const RELEASE: string = `${PRELUDE}
+local now = now_ms()
+local used = reap(now)
+local freed = 0
+for i = 2, #ARGV do
+  local id = ARGV[i]
+  local v = redis.call('HGET', KEYS[3], id)
+  if v then
+    used = used - weight_of(v)
+    redis.call('HDEL', KEYS[3], id)
+    redis.call('ZREM', KEYS[2], id)
+    freed = freed + 1
+  end
+end
+if used < 0 then used = 0 end
+used = grant(now, used, ARGV[1])
+redis.call('HSET', KEYS[1], 'used', used)
+return {freed, used}
+`;
+
+/**
+ * CANCEL: ARGV = channel, id...
+ * Takes waiters out of the queue; a waiter that was granted in the meantime
+ * (the grant raced the cancellation) gives its permits back instead. Either
+ * way the waiters behind it that now fit are granted. Returns {removed, used}.
+ */
+export const CANCEL: string = `${PRELUDE}
+local now = now_ms()
+local used = reap(now)
+local removed = 0
+for i = 2, #ARGV do
+  local id = ARGV[i]
+  if redis.call('ZREM', KEYS[4], id) == 1 then
+    redis.call('HDEL', KEYS[5], id)
+    redis.call('ZREM', KEYS[6], id)
+    removed = removed + 1
+  else
+    local v = redis.call('HGET', KEYS[3], id)
+    if v then
+      used = used - weight_of(v)
+      redis.call('HDEL', KEYS[3], id)
+      redis.call('ZREM', KEYS[2], id)
+      removed = removed + 1
+    end
+  end
+end
+if used < 0 then used = 0 end
+used = grant(now, used, ARGV[1])
+redis.call('HSET', KEYS[1], 'used', used)
+return {removed, used}
+`;
+
+/**
+ * TICK (one per semaphore per process per interval: renewals and heartbeats
+ * are batched): ARGV = channel, leaseMs, waiterTtlMs, nPermits, permit ids...,
+ * waiter ids...
+ * Extends the leases of the permits still held, refreshes the heartbeats of
+ * waiters still queued, and reports what changed behind our back.
+ * Returns {used, earliestLeaseDelayMs, lost permit ids, granted waiters as
+ * {id, token} pairs flattened, waiter ids the server no longer knows}.
+ */
+export const TICK: string = `${PRELUDE}
+local now = now_ms()
+local used = grant(now, reap(now), ARGV[1])
+redis.call('HSET', KEYS[1], 'used', used)
+local lease, ttl, n = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local lost, granted, missing = {}, {}, {}
+for i = 5, 4 + n do
+  local id = ARGV[i]
+  if redis.call('ZSCORE', KEYS[2], id) then
+    redis.call('ZADD', KEYS[2], now + lease, id)
+  else
+    lost[#lost + 1] = id
+  end
+end
+for i = 5 + n, #ARGV do
+  local id = ARGV[i]
+  if redis.call('ZSCORE', KEYS[6], id) then
+    redis.call('ZADD', KEYS[6], now + ttl, id)
+  else
+    local v = redis.call('HGET', KEYS[3], id)
+    if v then
+      granted[#granted + 1] = id
+      granted[#granted + 1] = tonumber(string.match(v, ':(%d+)$'))
+    else
+      missing[#missing + 1] = id
+    end
+  end
+end
+return {used, earliest_delay(now), lost, granted, missing}
+`;
+
+/**
+ * INSPECT: ARGV = (none). Read-only view for dashboards and tests:
+ * {capacity, used, now, holders flattened as id, "weight:token", deadline,
+ * waiters flattened as id, "weight:leaseMs"}.
+ */
+export const INSPECT: string = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local meta = redis.call('HMGET', KEYS[1], 'capacity', 'used')
+local holders = {}
+local leases = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
+for i = 1, #leases, 2 do
+  local id = leases[i]
+  holders[#holders + 1] = id
+  holders[#holders + 1] = redis.call('HGET', KEYS[3], id) or '0:0'
+  holders[#holders + 1] = leases[i + 1]
+end
+local waiters = {}
+for _, id in ipairs(redis.call('ZRANGE', KEYS[4], 0, -1)) do
+  waiters[#waiters + 1] = id
+  waiters[#waiters + 1] = redis.call('HGET', KEYS[5], id) or '0:0'
+end
+return {meta[1] or '', meta[2] or '0', now, holders, waiters}
+`;
+
+/** A Lua script with its SHA1, sent as EVALSHA with an EVAL fallback on NOSCRIPT. */
+export interface Script {
+  readonly source: string;
+  readonly sha: string;
+}
+
+function script(source: string): Script {
+  return { source, sha: createHash("sha1").update(source).digest("hex") };
+}
+
+export const scripts: {
+  readonly acquire: Script;
+  readonly release: Script;
+  readonly cancel: Script;
+  readonly tick: Script;
+  readonly inspect: Script;
+} = {
+  acquire: script(ACQUIRE),
+  release: script(RELEASE),
+  cancel: script(CANCEL),
+  tick: script(TICK),
+  inspect: script(INSPECT),
+};
+
+export { script as defineScript };
