@@ -90,9 +90,9 @@ export function semaphoreContract(name: string, factory: SemaphoreFactory): void
     });
 
     async function make(capacity: number): Promise<SemaphoreLike> {
-      const { sem, dispose } = await factory(capacity);
-      disposers.push(dispose);
-      return sem;
+      const handle = await factory(capacity);
+      disposers.push(() => handle.dispose());
+      return handle.sem;
     }
 
     /** Queue an acquire and give the backend time to register it, so call order is queue order. */

@@ -7,7 +7,7 @@ type Module = typeof permits;
 
 /** Every exported class that builds Errors, except a base class that needs a code to be built. */
 function errorClasses(mod: Module): [string, new () => Error][] {
-  return Object.entries(mod).filter(
+  return (Object.entries(mod) as [string, unknown][]).filter(
     (entry): entry is [string, new () => Error] =>
       typeof entry[1] === "function" && entry[1].prototype instanceof Error && entry[0] !== "PermitsError",
   );
@@ -16,7 +16,7 @@ function errorClasses(mod: Module): [string, new () => Error][] {
 /** A second, independent copy of the package's module graph (as if installed twice). */
 async function secondCopy(): Promise<Module> {
   vi.resetModules();
-  const copy = (await import("../../src/index.js")) as Module;
+  const copy: Module = await import("../../src/index.js");
   expect(copy.ClosedError).not.toBe(ClosedError); // really a second copy
   return copy;
 }
