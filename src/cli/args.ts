@@ -64,10 +64,14 @@ export function parseCommandLine(
   return { values: parsed.values as ParsedCommandLine["values"], positionals: parsed.positionals };
 }
 
-/** parseArgs' messages are good but address script authors ("To specify a positional argument..."); keep the first sentence. */
+/**
+ * parseArgs' messages are good but address script authors and span lines
+ * ("To specify a positional argument starting with a '-', ..."): keep them on
+ * one line, and drop that hint for unknown options, where it only confuses.
+ */
 function tidyParseArgsMessage(message: string): string {
-  const first = message.split(/\. (?=To |Did )/)[0] ?? message;
-  return first.replace(/\.$/, "");
+  const kept = message.split(/\n|(?<=\.) (?=To specify a positional)/).filter((part) => !part.startsWith("To specify a positional"));
+  return kept.join(" ").replace(/\.$/, "");
 }
 
 function describeFlagValue(value: string): string {

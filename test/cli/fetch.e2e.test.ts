@@ -2,12 +2,13 @@
  * `permits fetch` end to end: the CLI is spawned from source against loopback
  * servers that count how many requests they serve at once.
  */
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, type TestServer } from "../helpers/http-server.js";
-import { ndjson, runCli, startCli, waitFor } from "./run-cli.js";
+import { ndjson, ROOT, runCli, startCli, waitFor } from "./run-cli.js";
 
 let dir: string;
 const servers: TestServer[] = [];
@@ -32,6 +33,16 @@ async function urlFile(name: string, lines: string[]): Promise<string> {
   await writeFile(file, `${lines.join("\n")}\n`);
   return file;
 }
+
+/** util-linux `script`, to give the CLI a terminal for stderr; the progress-bar test is skipped without it. */
+const hasScript = ((): boolean => {
+  try {
+    execFileSync("script", ["--version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+})();
 
 const KEYS = ["url", "status", "bytes", "ms", "attempts", "error"];
 
@@ -196,6 +207,26 @@ describe("permits fetch", () => {
       expect(result.stderr).toContain("Run `permits fetch --help` for usage.");
       expect(result.stderr).not.toMatch(/\n\s+at /);
     }
+  });
+
+  it.skipIf(!hasScript)("draws a progress bar (cli-progress) on stderr when it is a terminal, and none in the results", async () => {
+    const s = await server({ delay: 20 });
+    const list = await urlFile("bar.txt", Array.from({ length: 30 }, (_, i) => `${s.url}/${i}`));
+    const out = join(dir, "bar.out");
+    const transcript = join(dir, "bar.tty");
+    // `script` runs the CLI on a pseudo-terminal (stderr is a TTY) while stdout goes to a file.
+    const command = `${JSON.stringify(process.execPath)} --import tsx src/cli/main.ts fetch ${JSON.stringify(list)} --concurrency 2 > ${JSON.stringify(out)}`;
+    // Asynchronously: the test server lives in this process and must keep answering.
+    const child = spawn("script", ["-qec", command, transcript], { cwd: ROOT, stdio: "ignore" });
+    const killer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+    const status = await new Promise<number | null>((resolve) => child.once("close", resolve));
+    clearTimeout(killer);
+    expect(status).toBe(0);
+    const tty = await readFile(transcript, "utf8");
+    expect(tty).toContain("30/30 | 30 ok, 0 failed");
+    expect(tty).toContain("permits: 30 lines: 30 ok, 0 failed");
+    const results = ndjson(await readFile(out, "utf8"));
+    expect(results).toHaveLength(30);
   });
 
   it("--help documents the output and exits 0", async () => {

@@ -188,7 +188,6 @@ export async function fetchCommand(args: readonly string[], io: Io): Promise<num
         cliProgress.Presets.shades_classic,
       )
     : undefined;
-  bar?.start(0, 0, { ok: 0, failed: 0 });
   // When results and the bar share a terminal, clear the bar's line before a result so they do not run together.
   const clearLine = bar !== undefined && io.stdout.isTTY === true ? "\r\x1b[2K" : "";
 
@@ -270,6 +269,7 @@ export async function fetchCommand(args: readonly string[], io: Io): Promise<num
   const removeInterrupt = io.onInterrupt(() => {
     interrupts++;
     if (interrupts > 1) {
+      bar?.stop(); // restores the cursor
       io.stderr.write("\npermits: interrupted twice, exiting now\n");
       process.exit(130);
     }
@@ -284,7 +284,9 @@ export async function fetchCommand(args: readonly string[], io: Io): Promise<num
       const line = raw.trim();
       if (line === "") continue;
       counts.read++;
-      bar?.setTotal(counts.read);
+      // The total grows as lines are read (stdin has no length); the bar starts with the first line, not at 0/0.
+      if (counts.read === 1) bar?.start(1, 0, { ok: 0, failed: 0 });
+      else bar?.setTotal(counts.read);
       let permit;
       try {
         permit = await readAhead.acquire({ signal: stop.signal });
