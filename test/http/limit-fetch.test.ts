@@ -2,6 +2,8 @@
  * limitFetch against a real HTTP server on 127.0.0.1 that counts how many
  * requests it serves at once. The server's count is the one that matters.
  */
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { afterEach, describe, expect, it } from "vitest";
 import { limitFetch, type LimitedFetch } from "../../src/http/index.js";
 import { Semaphore } from "../../src/index.js";
@@ -212,6 +214,24 @@ describe("limitFetch: response bodies", () => {
     await res2.body!.cancel();
     await s.idle();
     expect(s.peak).toBe(1);
+  });
+
+  it("a Response dropped unread is released when it is garbage-collected (best effort)", async () => {
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    const s = await server({ size: 100_000, chunks: 10, chunkDelay: 100 });
+    const f = limitFetch({ concurrency: 1, bodyTimeout: Infinity });
+    await (async () => {
+      await f(s.url); // dropped on the floor
+    })();
+    expect(f.stats().inFlight).toBe(1);
+    for (let i = 0; i < 50 && f.stats().inFlight > 0; i++) {
+      gc();
+      await sleep(10);
+    }
+    expect(f.stats().inFlight).toBe(0);
+    await s.idle();
+    expect(s.requests[0]!.aborted).toBe(true);
   });
 
   it("aborting the signal while the body is unread releases the slot", async () => {
