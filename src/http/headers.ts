@@ -18,6 +18,14 @@ export interface HeaderGetter {
  * Parses `Retry-After`: a number of seconds or an HTTP-date. Returns
  * milliseconds from now (0 for a date in the past), or `undefined` when absent
  * or unreadable.
+ *
+ * @example
+ * ```ts
+ * import { parseRetryAfter } from "permits/http";
+ * console.log(parseRetryAfter("120")); // 120000
+ * console.log(parseRetryAfter("Wed, 21 Oct 2015 07:28:00 GMT")); // 0: in the past
+ * console.log(parseRetryAfter("soon")); // undefined
+ * ```
  */
 export function parseRetryAfter(value: string | null | undefined, nowMs: number = Date.now()): number | undefined {
   if (value === null || value === undefined) return undefined;
