@@ -34,8 +34,12 @@ export interface PubSub {
 export interface RedisAdapter {
   /** Runs a script: `EVALSHA`, then `EVAL` if the server answers `NOSCRIPT`. */
   run(script: Script, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown>;
-  /** Whether the connection is usable now (commands would not just queue). */
-  readonly ready: boolean;
+  /**
+   * Why the connection is known to be down now (it was lost and the client is
+   * reconnecting, or it was closed), or undefined if commands may go ahead —
+   * including while a new client makes its first connection, when they queue.
+   */
+  readonly down: string | undefined;
   /** `host:port` (or the cluster's first node) for error messages. */
   readonly server: string;
   /**
@@ -74,8 +78,11 @@ function ioredisAdapter(client: Loose): RedisAdapter {
   }
   return {
     server,
-    get ready() {
-      return client.status === "ready";
+    get down() {
+      const status = client.status;
+      return status === "reconnecting" || status === "close" || status === "end"
+        ? `the client's connection is ${status === "reconnecting" ? "lost (reconnecting)" : "closed"}`
+        : undefined;
     },
     async run(script, keys, args) {
       try {
@@ -143,9 +150,11 @@ function nodeRedisAdapter(client: Loose): RedisAdapter {
   const isCluster = root !== undefined;
   return {
     server,
-    get ready() {
-      // a cluster client has no isReady; it reports isOpen
-      return (isCluster ? client.isOpen : client.isReady) === true;
+    get down() {
+      // Not open: the command itself fails at once with the client's own error.
+      // A cluster client has no isReady.
+      if (isCluster || client.isOpen !== true || client.isReady === true) return undefined;
+      return "the client's connection is lost (reconnecting)";
     },
     async run(script, keys, args) {
       const options = { keys: [...keys], arguments: args.map(String) };

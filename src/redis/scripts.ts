@@ -42,6 +42,12 @@ local function publish(channel, message)
   if type(ok) == 'table' and ok.err then redis.call('PUBLISH', channel, message) end
 end
 
+-- Tokens pass 2^31 and Lua's default number format (%.14g) would round
+-- them; always print them as integers.
+local function int(n)
+  return string.format('%.0f', n)
+end
+
 local function weight_of(v)
   return tonumber(string.match(v, '^(%d+)'))
 end
@@ -108,8 +114,8 @@ local function grant(now, used, channel)
       redis.call('HDEL', KEYS[5], id)
       redis.call('ZREM', KEYS[6], id)
       redis.call('ZADD', KEYS[2], now + tonumber(lease), id)
-      redis.call('HSET', KEYS[3], id, w .. ':' .. token)
-      names[#names + 1] = id .. ':' .. token
+      redis.call('HSET', KEYS[3], id, w .. ':' .. int(token))
+      names[#names + 1] = id .. ':' .. int(token)
     end
   end
   if #names > 0 then publish(channel, table.concat(names, ' ')) end
@@ -144,7 +150,7 @@ if redis.call('ZCARD', KEYS[4]) == 0 and used + w <= cap then
   used = used + w
   local token = next_token()
   redis.call('ZADD', KEYS[2], now + lease, id)
-  redis.call('HSET', KEYS[3], id, w .. ':' .. token)
+  redis.call('HSET', KEYS[3], id, w .. ':' .. int(token))
   result = {1, token, used, cap}
 elseif ARGV[5] == 'try' then
   result = {0, used, cap}

@@ -1010,10 +1010,9 @@ export class RedisSemaphore {
   /** Runs a script with a deadline, turning client errors into ours. */
   #call(script: Script, args: readonly (string | number)[]): Promise<unknown> {
     const adapter = this.#adapter;
-    if (!adapter.ready) {
-      return Promise.reject(
-        new RedisUnavailableError(`Redis at ${adapter.server} is unavailable: the client is not connected`),
-      );
+    const down = adapter.down;
+    if (down !== undefined) {
+      return Promise.reject(new RedisUnavailableError(`Redis at ${adapter.server} is unavailable: ${down}`));
     }
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
