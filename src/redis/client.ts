@@ -131,7 +131,8 @@ function ioredisAdapter(client: Loose): RedisAdapter {
 
 /** node-redis v5 (`createClient` or `createCluster`). */
 function nodeRedisAdapter(client: Loose): RedisAdapter {
-  const options = (client.options ?? {}) as {
+  // A cluster client keeps its options in `_options` (v5).
+  const options = (client.options ?? client._options ?? {}) as {
     url?: string;
     socket?: { host?: string; port?: number; path?: string };
     rootNodes?: { url?: string; socket?: { host?: string; port?: number } }[];

@@ -1,0 +1,154 @@
+/**
+ * Faults with a real redis-server: stopped and restarted mid-run, and a real
+ * 3-master Redis Cluster.
+ */
+import { Cluster, Redis } from "ioredis";
+import { createCluster } from "redis";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LeaseLostError } from "../../src/core/errors.js";
+import { RedisSemaphore, RedisUnavailableError } from "../../src/redis/index.js";
+import { startRedisCluster, startRedisServer, type RedisCluster, type RedisServer } from "../helpers/redis-server.js";
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function until(what: string, check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
+    await sleep(20);
+  }
+}
+
+describe("Redis stopped and restarted during a run", () => {
+  let server: RedisServer;
+  let redis: Redis;
+
+  beforeAll(async () => {
+    server = await startRedisServer();
+    redis = new Redis(server.port, server.host, { retryStrategy: () => 50, maxRetriesPerRequest: 1 });
+    redis.on("error", () => {}); // the outage is the point of the test
+    await redis.ping();
+  });
+
+  afterAll(async () => {
+    redis.disconnect();
+    await server.stop();
+  });
+
+  it("rejects with a clear error naming the server, never hangs, loses held leases, and works again once Redis is back", async () => {
+    const sem = new RedisSemaphore(redis, "outage", 1, { leaseMs: 600, commandTimeoutMs: 1_000 });
+    const holder = await sem.acquire();
+    const lost = new Promise<unknown>((resolve) => holder.signal.addEventListener("abort", () => resolve(holder.signal.reason)));
+    const waiter = sem.acquire();
+    const waiterOutcome = waiter.then(
+      () => "granted",
+      (error: unknown) => error,
+    );
+    await until("queued in Redis", async () => (await sem.inspect()).waiters.length === 1);
+
+    await server.stop();
+    const started = Date.now();
+    const error = await sem.acquire().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(RedisUnavailableError);
+    expect((error as Error).message).toContain(`127.0.0.1:${server.port}`);
+    expect(Date.now() - started).toBeLessThan(1_500);
+
+    // The queued waiter learns at its next heartbeat instead of hanging.
+    const waited = await waiterOutcome;
+    expect(waited).toBeInstanceOf(RedisUnavailableError);
+    // The held permit's lease cannot be renewed: its signal aborts once the lease has run out.
+    const reason = await lost;
+    expect(reason).toBeInstanceOf(LeaseLostError);
+    expect((reason as Error).cause).toBeInstanceOf(RedisUnavailableError);
+    await holder.release(); // never rejects, even with Redis down
+
+    await server.start();
+    await until("client reconnected", () => redis.status === "ready");
+    const again = await sem.acquire({ timeout: 2_000 });
+    // Redis lost everything (no persistence), yet fencing tokens still go up:
+    // the counter restarts from the server clock.
+    expect(again.token).toBeGreaterThan(holder.token);
+    await again.release();
+    await sem.onIdle();
+  }, 30_000);
+});
+
+describe("Redis Cluster (3 masters on loopback)", () => {
+  let cluster: RedisCluster;
+
+  beforeAll(async () => {
+    cluster = await startRedisCluster();
+  }, 60_000);
+
+  afterAll(async () => {
+    await cluster.stop();
+  });
+
+  /** Two names whose hash tags land on different masters. */
+  async function namesOnDifferentNodes(): Promise<[string, string]> {
+    const node = cluster.nodes[0]!;
+    const owner = (slot: number): number => (slot <= 5460 ? 0 : slot <= 10922 ? 1 : 2);
+    const found = new Map<number, string>();
+    for (let i = 0; found.size < 2 && i < 100; i++) {
+      const name = `cluster-sem-${i}`;
+      const slot = Number((await node.cli("CLUSTER", "KEYSLOT", `{${name}}`)).trim());
+      if (!found.has(owner(slot))) found.set(owner(slot), name);
+    }
+    const [a, b] = [...found.values()];
+    return [a!, b!];
+  }
+
+  it("two semaphores in different slots work side by side with ioredis Cluster: no CROSSSLOT, wake-ups delivered", async () => {
+    const [nameA, nameB] = await namesOnDifferentNodes();
+    const one = new Cluster([...cluster.startupNodes]);
+    const two = new Cluster([...cluster.startupNodes]);
+    try {
+      const holders = [new RedisSemaphore(one, nameA, 1), new RedisSemaphore(one, nameB, 1)];
+      const waiters = [new RedisSemaphore(two, nameA, 1), new RedisSemaphore(two, nameB, 1)];
+      const held = await Promise.all(holders.map((s) => s.acquire()));
+      // leaseMs is 10 s, so heartbeats come every 3.3 s: a grant within 1 s was pushed.
+      const waiting = waiters.map((s) => s.acquire({ timeout: 1_000 }));
+      await until("both queued", async () => {
+        const snapshots = await Promise.all(holders.map((s) => s.inspect()));
+        return snapshots.every((s) => s.waiters.length === 1);
+      });
+      for (const permit of held) await permit.release();
+      const granted = await Promise.all(waiting);
+      expect(granted[0]!.token).toBeGreaterThan(held[0]!.token);
+      expect(granted[1]!.token).toBeGreaterThan(held[1]!.token);
+      for (const permit of granted) await permit.release();
+    } finally {
+      one.disconnect();
+      two.disconnect();
+    }
+  }, 30_000);
+
+  it("works with a node-redis v5 cluster client too", async () => {
+    const [nameA, nameB] = await namesOnDifferentNodes();
+    const rootNodes = cluster.startupNodes.map((n) => ({ url: `redis://${n.host}:${n.port}` }));
+    const one = createCluster({ rootNodes });
+    const two = createCluster({ rootNodes });
+    one.on("error", () => {});
+    two.on("error", () => {});
+    await Promise.all([one.connect(), two.connect()]);
+    try {
+      const holders = [new RedisSemaphore(one, `nr-${nameA}`, 1), new RedisSemaphore(one, `nr-${nameB}`, 1)];
+      const waiters = [new RedisSemaphore(two, `nr-${nameA}`, 1), new RedisSemaphore(two, `nr-${nameB}`, 1)];
+      const held = await Promise.all(holders.map((s) => s.acquire()));
+      const waiting = waiters.map((s) => s.acquire({ timeout: 1_500 }));
+      await until("both queued", async () => {
+        const snapshots = await Promise.all(holders.map((s) => s.inspect()));
+        return snapshots.every((s) => s.waiters.length === 1);
+      });
+      for (const permit of held) await permit.release();
+      const granted = await Promise.all(waiting);
+      for (const permit of granted) await permit.release();
+    } finally {
+      one.destroy();
+      two.destroy();
+    }
+  }, 30_000);
+});
