@@ -1,4 +1,5 @@
 /** limit(): p-limit compatible, a thin layer over the Semaphore. */
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { limit } from "../../src/index.js";
 import { anyError, deferred, expectNamesArgument, flush, syncError, track } from "./helpers.js";
@@ -168,5 +169,83 @@ describe("limit()", () => {
     const results = await Promise.allSettled([lim(() => 1), lim(() => Promise.reject(boom)), lim(() => 3)]);
     expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
     expect(await anyError(() => lim(() => Promise.reject(boom)))).toBe(boom);
+  });
+});
+
+describe("limit() against p-limit itself (differential)", () => {
+  type Step =
+    | { t: "call" }
+    | { t: "finish"; pick: number; fail: boolean }
+    | { t: "concurrency"; value: number }
+    | { t: "clear" };
+
+  interface LimitLike {
+    (fn: () => Promise<unknown>): Promise<unknown>;
+    readonly activeCount: number;
+    readonly pendingCount: number;
+    concurrency: number;
+    clearQueue(): void;
+  }
+
+  /** Runs the steps and returns what an observer sees after each one settles. */
+  async function observe(lim: LimitLike, steps: readonly Step[]): Promise<string[]> {
+    const started: number[] = [];
+    const gates: ReturnType<typeof deferred>[] = [];
+    const finished = new Set<number>();
+    const outcomes: string[] = [];
+    const snapshots: string[] = [];
+    let calls = 0;
+    for (const step of steps) {
+      if (step.t === "call") {
+        const i = calls++;
+        gates[i] = deferred();
+        lim(() => {
+          started.push(i);
+          return (gates[i] as ReturnType<typeof deferred>).promise;
+        }).then(
+          () => outcomes.push(`${i} ok`),
+          () => outcomes.push(`${i} failed`),
+        );
+      } else if (step.t === "finish") {
+        const running = started.filter((i) => !finished.has(i));
+        const i = running[step.pick % Math.max(1, running.length)];
+        if (i !== undefined) {
+          finished.add(i);
+          if (step.fail) gates[i]?.reject(new Error(`call ${i}`));
+          else gates[i]?.resolve();
+        }
+      } else if (step.t === "clear") {
+        lim.clearQueue();
+      } else {
+        lim.concurrency = step.value;
+      }
+      await flush();
+      snapshots.push(
+        `${step.t}: started=[${started.join()}] active=${lim.activeCount} pending=${lim.pendingCount} ` +
+          `concurrency=${lim.concurrency} outcomes=[${outcomes.join()}]`,
+      );
+    }
+    for (const gate of gates) gate.resolve(); // let everything settle
+    await flush();
+    return snapshots;
+  }
+
+  it("starts, counts, clears and settles calls exactly as p-limit does", async () => {
+    const { default: pLimit } = await import("p-limit");
+    const stepArb: fc.Arbitrary<Step> = fc.oneof(
+      { weight: 4, arbitrary: fc.constant({ t: "call" as const }) },
+      { weight: 3, arbitrary: fc.record({ t: fc.constant("finish" as const), pick: fc.nat(), fail: fc.boolean() }) },
+      { weight: 1, arbitrary: fc.record({ t: fc.constant("concurrency" as const), value: fc.integer({ min: 1, max: 4 }) }) },
+      { weight: 1, arbitrary: fc.constant({ t: "clear" as const }) },
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 4 }), fc.array(stepArb, { maxLength: 25, size: "max" }), async (c, steps) => {
+        const ours = await observe(limit(c) as unknown as LimitLike, steps);
+        // p-limit with rejectOnClear: clearQueue() rejects pending calls with an AbortError, as ours does by default.
+        const theirs = await observe(pLimit({ concurrency: c, rejectOnClear: true }) as unknown as LimitLike, steps);
+        expect(ours).toEqual(theirs);
+      }),
+      { numRuns: 100 },
+    );
   });
 });

@@ -1,9 +1,22 @@
 /** Lock: a Semaphore of capacity 1 with `locked`; same acquire/run/tryAcquire. */
 import { describe, expect, it } from "vitest";
-import { ClosedError, Lock } from "../../src/index.js";
+import { ClosedError, Lock, Semaphore } from "../../src/index.js";
 import { flush, held, syncError, track } from "./helpers.js";
 
 describe("Lock", () => {
+  it("is a Semaphore of capacity 1: one queue implementation for everything", () => {
+    const lock = new Lock();
+    expect(lock).toBeInstanceOf(Semaphore);
+    expect(lock.capacity).toBe(1);
+    expect(lock.stats()).toMatchObject({ capacity: 1, inUse: 0, queued: 0 });
+  });
+
+  it("its capacity cannot be changed", () => {
+    const lock = new Lock();
+    expect(syncError(() => lock.resize(2))).toBeInstanceOf(Error);
+    expect(lock.capacity).toBe(1);
+  });
+
   it("locked reflects whether the lock is held, synchronously", async () => {
     const lock = new Lock();
     expect(lock.capacity).toBe(1);

@@ -397,6 +397,39 @@ describe("run()", () => {
     expect(abortListeners(controller.signal)).toBe(0);
   });
 
+  it("run(): a grant in the same tick as the abort either runs fn to the end or passes the permit on", async () => {
+    const sem = new Semaphore(1);
+    const holder = await sem.acquire();
+    const controller = new AbortController();
+    const reason = new Error("abort");
+    let called = false;
+    const running = track(
+      sem.run(
+        async () => {
+          called = true;
+          await flush();
+          return "ran";
+        },
+        { signal: controller.signal },
+      ),
+    );
+    const next = track(sem.acquire());
+    holder.release(); // grants the run
+    controller.abort(reason); // same tick
+    await flush();
+    await flush();
+    if (called) {
+      expect(running.value).toBe("ran"); // fn ran to the end; the abort did not cut it short
+    } else {
+      expect(running.reason).toBe(reason); // the abort won: fn never started...
+    }
+    expect(next.state).toBe("fulfilled"); // ...and either way the permit reached the next waiter
+    expect(sem.inUse).toBe(1);
+    held(next).release();
+    expect(sem.inUse).toBe(0);
+    expect(abortListeners(controller.signal)).toBe(0);
+  });
+
   it("run with a weight holds that weight while fn runs", async () => {
     const sem = new Semaphore(3);
     await sem.run(
@@ -925,6 +958,23 @@ describe("resize", () => {
     held(waiter).release();
   });
 
+  it("shrinking below a queued waiter's weight rejects it with a RangeError instead of blocking the queue forever", async () => {
+    // Issue 2 does not say what happens to such a waiter; the implementation documents this choice.
+    const sem = new Semaphore(3);
+    const holder = await sem.acquire();
+    const heavy = track(sem.acquire({ weight: 3 }));
+    const light = track(sem.acquire({ weight: 1 }));
+    sem.resize(2);
+    await flush();
+    expect(heavy.reason).toBeInstanceOf(RangeError);
+    expectNamesArgument(heavy.reason, "weight", 3);
+    expect(light.state).toBe("fulfilled"); // no longer blocked behind a request that can never be served
+    expect(sem.queued).toBe(0);
+    holder.release();
+    held(light).release();
+    expect(sem.inUse).toBe(0);
+  });
+
   it("setting capacity is the same as resize", async () => {
     const sem = new Semaphore(1);
     const holder = await sem.acquire();
@@ -1094,6 +1144,25 @@ describe("bad input fails loudly, at once, and disturbs nothing", () => {
     holder.release();
     await flush();
     held(waiter).release();
+    expect(sem.inUse).toBe(0);
+  });
+
+  it.each([-1, Number.NaN, "10"])("timeout %j fails loudly naming timeout, and disturbs nothing", async (timeout) => {
+    const sem = new Semaphore(1);
+    const holder = await sem.acquire();
+    const err = syncError(() => sem.acquire({ timeout: timeout as number }));
+    expect(err instanceof RangeError || err instanceof TypeError).toBe(true);
+    expect((err as Error).message).toContain("timeout");
+    expect(sem.queued).toBe(0);
+    holder.release();
+    expect(sem.inUse).toBe(0);
+  });
+
+  it("a signal that is not an AbortSignal is a TypeError naming signal", () => {
+    const sem = new Semaphore(1);
+    const err = syncError(() => sem.acquire({ signal: { aborted: false } as unknown as AbortSignal }));
+    expect(err).toBeInstanceOf(TypeError);
+    expect((err as Error).message).toContain("signal");
     expect(sem.inUse).toBe(0);
   });
 
