@@ -68,11 +68,12 @@ describe("permits demo (the seed's scenario: 10 requests, limit 3, 100 ms each)"
     expect(picture.match(/<rect [^>]*fill="#2563eb"/g)?.length).toBe(24);
   });
 
-  it("--only runs the chosen approaches", async () => {
-    const result = await runCli(["demo", "--only", "semaphore,4", "--requests", "4", "--delay", "20", "--json"]);
+  it("--only runs the chosen approaches; 5 is the lock version with asyncio's semantics, which does not race", async () => {
+    const result = await runCli(["demo", "--only", "lockedAsyncio,semaphore,4", "--requests", "6", "--delay", "30", "--json"]);
     expect(result.code).toBe(0);
     const report = JSON.parse(result.stdout) as { runs: ApproachRun[] };
-    expect(report.runs.map((r) => r.key)).toEqual(["semaphore", "limitFetch"]);
+    expect(report.runs.map((r) => r.key)).toEqual(["semaphore", "limitFetch", "lockedAsyncio"]);
+    for (const run of report.runs) expect(run.serverPeak, run.key).toBe(3);
   });
 
   it("--help explains the four approaches and exits 0", async () => {

@@ -73,7 +73,8 @@ describe("permits (no command)", () => {
     [["fetch", "--burst", "5"], /`--burst` needs `--rate`/],
     [["fetch", "--timeout", "0"], /`--timeout`.*above 0, got `0`/],
     [["fetch", "--retries", "-1"], /^permits: Option '--retries' argument is ambiguous\. Did you forget/],
-    [["demo", "--only", "5"], /Expected `--only` to list approaches/],
+    [["demo", "--only", "6"], /Expected `--only` to list approaches by number \(1-5\)/],
+    [["demo", "--only", "1", "--all"], /`--only` and `--all` do not go together/],
     [["demo", "--delay", "2h"], /capped at 60s/],
     [["demo", "extra"], /Unexpected argument "extra"/],
   ])("%j is a usage error", async (args, message) => {

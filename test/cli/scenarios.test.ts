@@ -6,7 +6,7 @@
  * what makes polling expensive.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { runApproach, type ApproachKey, type ApproachRun } from "../../src/cli/demo/scenarios.js";
+import { APPROACHES, runApproach, type ApproachKey, type ApproachRun } from "../../src/cli/demo/scenarios.js";
 import { REQUEST_ID_HEADER, type ServedRequest } from "../../src/cli/demo/server.js";
 import { computeStats } from "../../src/cli/demo/report.js";
 
@@ -93,8 +93,15 @@ describe("the seed's scenario on fake timers (10 requests, limit 3, 100 ms + 1 m
     expect(computeStats(r)).toMatchObject({ totalMs: 101, wakeUps: 0 });
   });
 
+  it("the lock version with asyncio's semantics (a free lock taken without yielding) does not race: it is the polled counter", async () => {
+    const r = await run("lockedAsyncio");
+    expect(r.serverPeak).toBe(3);
+    expect(starts(r)).toEqual([0, 0, 0, 200, 200, 200, 400, 400, 400, 600]);
+    expect(computeStats(r)).toMatchObject({ totalMs: 701, wakeUps: 24, wastedWakeUps: 17 });
+  });
+
   it("with the limit at or above the number of requests, every approach sends everything at once", async () => {
-    for (const key of ["polled", "locked", "semaphore", "limitFetch"] as const) {
+    for (const key of APPROACHES) {
       const r = await run(key, 4, 4);
       expect(r.serverPeak, key).toBe(4);
       expect(computeStats(r).totalMs, key).toBe(101);

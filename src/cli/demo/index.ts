@@ -9,7 +9,7 @@ import { writeFile } from "node:fs/promises";
 import { durationFlag, integerFlag, parseCommandLine, UsageError } from "../args.js";
 import { terminalWidth, type Io } from "../io.js";
 import { renderLegend, renderTable, renderTimeline, renderVerdicts, shouldColor, wrap } from "./report.js";
-import { APPROACHES, runApproach, warmUp, type ApproachKey, type ApproachRun } from "./scenarios.js";
+import { APPROACHES, DEFAULT_APPROACHES, runApproach, warmUp, type ApproachKey, type ApproachRun } from "./scenarios.js";
 import { startDemoServer } from "./server.js";
 import { renderSvg } from "./svg.js";
 
@@ -24,6 +24,12 @@ one server, at most L at once, four ways, each ported as the article writes it:
   3 Semaphore        await sem.run(() => fetch(url))
   4 limitFetch       the limit inside fetch itself (permits/http)
 
+and, with --all or --only 5, the article's lock version as Python runs it:
+
+  5 Lock (asyncio)   as 2, but a free lock is taken without yielding
+                     (asyncio.Lock does not suspend when the lock is free;
+                     in JavaScript every \`await\` yields)
+
 The server is a loopback HTTP server started for the demo (127.0.0.1, a free
 port) that takes --delay per request and counts the requests it serves at
 once. The table shows the peak the SERVER saw, the total time, the mean and
@@ -36,6 +42,7 @@ Options:
   --delay <time>    server time per request: 100, 100ms, 0.1s (default 100ms)
   --poll <time>     sleep of the polling loops in 1 and 2 (default 100ms, as in the article)
   --only <list>     run only these approaches: 1,3 or polled,semaphore
+  --all             run all five approaches
   --svg <file>      also write the timeline as an SVG picture
   --width <n>       timeline width in columns (default: the terminal's, or 80)
   --json            print the measurements as JSON instead of the report
@@ -51,14 +58,17 @@ const OPTIONS = {
   delay: { type: "string" },
   poll: { type: "string" },
   only: { type: "string" },
+  all: { type: "boolean" },
   svg: { type: "string" },
   width: { type: "string" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
-function parseOnly(value: string | boolean | undefined): ApproachKey[] {
-  if (value === undefined) return [...APPROACHES];
+function parseOnly(value: string | boolean | undefined, all: boolean): ApproachKey[] {
+  if (value !== undefined && all) throw new UsageError("`--only` and `--all` do not go together", "demo");
+  if (all) return [...APPROACHES];
+  if (value === undefined) return [...DEFAULT_APPROACHES];
   const picked: ApproachKey[] = [];
   for (const part of String(value).split(",")) {
     const name = part.trim();
@@ -67,7 +77,7 @@ function parseOnly(value: string | boolean | undefined): ApproachKey[] {
     const key = byNumber ?? byName;
     if (key === undefined) {
       throw new UsageError(
-        `Expected \`--only\` to list approaches by number (1-4) or name (${APPROACHES.join(", ")}), got \`${String(value)}\``,
+        `Expected \`--only\` to list approaches by number (1-5) or name (${APPROACHES.join(", ")}), got \`${String(value)}\``,
         "demo",
       );
     }
@@ -88,7 +98,7 @@ export async function demoCommand(args: readonly string[], io: Io): Promise<numb
   const delay = durationFlag("demo", "delay", values.delay, 100);
   const poll = durationFlag("demo", "poll", values.poll, 100);
   if (delay > 60_000 || poll > 60_000) throw new UsageError("`--delay` and `--poll` are capped at 60s to keep the demo short", "demo");
-  const only = parseOnly(values.only);
+  const only = parseOnly(values.only, values.all === true);
   const width = integerFlag("demo", "width", values.width, terminalWidth(io.stdout, io.env), 30, 1000);
   const svgPath = typeof values.svg === "string" ? values.svg : undefined;
   if (svgPath === "") throw new UsageError("Expected `--svg` to name a file", "demo");

@@ -1,14 +1,21 @@
 /**
- * The demo's vocabulary: the four approaches and what a measured run of one
+ * The demo's vocabulary: the approaches and what a measured run of one
  * looks like. No runtime imports, so the renderers can be tested alone.
  *
  * @module
  */
 
-/** The four approaches, in the article's order. */
-export const APPROACHES = ["polled", "locked", "semaphore", "limitFetch"] as const;
+/**
+ * The approaches, numbered in this order: the article's three, `limitFetch`,
+ * and (5, only on request) the article's lock version with asyncio's lock
+ * semantics, to separate what the article's code does from what its
+ * JavaScript port does.
+ */
+export const APPROACHES = ["polled", "locked", "semaphore", "limitFetch", "lockedAsyncio"] as const;
 /** One of {@link APPROACHES}. */
 export type ApproachKey = (typeof APPROACHES)[number];
+/** What `permits demo` runs without `--only`/`--all`: the four of the issue. */
+export const DEFAULT_APPROACHES: readonly ApproachKey[] = ["polled", "locked", "semaphore", "limitFetch"];
 
 /** Display names and the line of code each approach hinges on. */
 export const APPROACH_INFO: Record<ApproachKey, { title: string; code: string }> = {
@@ -16,6 +23,10 @@ export const APPROACH_INFO: Record<ApproachKey, { title: string; code: string }>
   locked: { title: "counter + Lock", code: "(same loop); { await using _ = await lock.acquire(); connections += 1 }" },
   semaphore: { title: "Semaphore", code: "await sem.run(async () => (await fetch(url)).text())" },
   limitFetch: { title: "limitFetch", code: "await (await limitFetch({ concurrency: limit })(url)).text()" },
+  lockedAsyncio: {
+    title: "Lock (asyncio)",
+    code: "(same loop); { using _ = lock.tryAcquire() ?? await lock.acquire(); connections += 1 }",
+  },
 };
 
 /** One wake-up of a polling loop: when, and whether it found the limit still full. */

@@ -189,6 +189,12 @@ export function renderVerdicts(runs: readonly ApproachRun[], { width = 80 }: { w
         if (run.key === "polled") {
           parts.push("no race: nothing yields between the check and `connections += 1`, so single-threaded JavaScript cannot interleave there");
         }
+        if (run.key === "lockedAsyncio") {
+          parts.push(
+            "no race: a free lock is taken without yielding, as asyncio.Lock does, so nothing runs between the check " +
+              "and the increment and the lock changes nothing",
+          );
+        }
       }
       if (s.wakeUps > 0) {
         parts.push(`${s.wastedWakeUps} of ${s.wakeUps} wake-ups found no free slot`);

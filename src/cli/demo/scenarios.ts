@@ -19,7 +19,7 @@ import { limitFetch } from "../../http/index.js";
 import type { ApproachKey, ApproachRun, ServerSpan, Trace } from "./model.js";
 import { REQUEST_ID_HEADER, type DemoServer } from "./server.js";
 
-export { APPROACH_INFO, APPROACHES, type ApproachKey, type ApproachRun, type ServerSpan, type Trace, type WakeUp } from "./model.js";
+export { APPROACH_INFO, APPROACHES, DEFAULT_APPROACHES, type ApproachKey, type ApproachRun, type ServerSpan, type Trace, type WakeUp } from "./model.js";
 
 /** What every approach gets to work with. */
 export interface ScenarioContext {
@@ -99,6 +99,35 @@ async function locked(ctx: ScenarioContext, traces: Trace[], now: Clock): Promis
   });
 }
 
+/**
+ * 5. The article's second version with asyncio's lock semantics: `asyncio.Lock`
+ * takes a free lock without suspending the coroutine, so in Python nothing runs
+ * between the check and the increment. `tryAcquire()` is that fast path here.
+ */
+async function lockedAsyncio(ctx: ScenarioContext, traces: Trace[], now: Clock): Promise<void> {
+  const fetch = ctx.fetch ?? globalThis.fetch;
+  let connections = 0;
+  const connectionsLock = new Lock();
+  await gather(traces, async (trace) => {
+    while (connections >= ctx.limit) {
+      await sleep(ctx.poll);
+      trace.wakeUps.push({ at: now(), wasted: connections >= ctx.limit });
+    }
+    {
+      using _held = connectionsLock.tryAcquire() ?? (await connectionsLock.acquire());
+      connections += 1;
+    }
+    trace.started = now();
+    const response = await fetch(ctx.url, requestInit(trace.id));
+    await response.text();
+    {
+      using _held = connectionsLock.tryAcquire() ?? (await connectionsLock.acquire());
+      connections -= 1;
+    }
+    trace.ended = now();
+  });
+}
+
 /** 3. The article's third version: a Semaphore. */
 async function semaphore(ctx: ScenarioContext, traces: Trace[], now: Clock): Promise<void> {
   const fetch = ctx.fetch ?? globalThis.fetch;
@@ -136,6 +165,7 @@ const RUNNERS: Record<ApproachKey, (ctx: ScenarioContext, traces: Trace[], now: 
   locked,
   semaphore,
   limitFetch: limitedFetch,
+  lockedAsyncio,
 };
 
 /**
