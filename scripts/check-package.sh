@@ -8,7 +8,9 @@
 #      dependencies and peer dependencies beside it, is loaded by both
 #      `import` and `require()` on Node 20 and Node 24, and both give the same
 #      export names. This is the check attw cannot do (see below).
-#   4. The size budget of the core (scripts/size.mjs).
+#   4. Every name each subpath exports at run time has a type, through
+#      `import` and through `require()` (tsc as a consumer, module nodenext).
+#   5. The size budget of the core (scripts/size.mjs).
 # Needs dist/ (npm run build); packs with --ignore-scripts so it never rebuilds
 # dist/ under the feet of others reading it.
 set -uo pipefail
@@ -115,6 +117,42 @@ for pair in "node20:$node20" "node24:$node24"; do
   if [ $bad -eq 0 ]; then record "$label" ok "$("$bin" -v): $ok subpaths load by import and require()"
   else record "$label" FAIL "$("$bin" -v): $bad of $((ok + bad)) subpaths failed to load"; fi
 done
+
+# --- types as a consumer sees them ----------------------------------------------
+# Every name a subpath exports at run time must exist in its declarations, by
+# `import` (.mts) and by `require()` (.cts; TypeScript >= 5.8 types require of
+# ESM under module nodenext). Catches a build that emitted the JS of a module
+# but not its .d.ts, which attw does not notice.
+echo; echo "== types of every runtime export, by import and by require"
+gen=$consumer/gen-types.mjs
+cat > "$gen" <<'EOF'
+import { writeFileSync } from "node:fs";
+const specs = process.argv.slice(2);
+let mts = "", cts = "";
+specs.forEach((spec, i) => {
+  mts += `import * as m${i} from ${JSON.stringify(spec)};\n`;
+  cts += `import m${i} = require(${JSON.stringify(spec)});\n`;
+});
+for (const [i, spec] of specs.entries()) {
+  const names = Object.keys(await import(spec)).filter((k) => k !== "default" && k !== "module.exports");
+  const line = `export type T${i} = [${names.map((n) => `typeof m${i}.${n}`).join(", ")}];\n`;
+  mts += line;
+  cts += line;
+}
+writeFileSync("check.mts", mts);
+writeFileSync("check.cts", cts);
+EOF
+# shellcheck disable=SC2086 # subpaths are plain words
+if (cd "$consumer" && "$node24" "$gen" $subpaths) &&
+  echo '{ "compilerOptions": { "strict": true, "noEmit": true, "skipLibCheck": true, "module": "nodenext",
+    "moduleResolution": "nodenext", "target": "es2022", "lib": ["es2022", "dom", "esnext.disposable"], "types": [] },
+    "files": ["check.mts", "check.cts"] }' > "$consumer/tsconfig.json" &&
+  tsc_out=$(cd "$consumer" && "$node24" "$repo/node_modules/typescript/bin/tsc" -p tsconfig.json 2>&1); then
+  record types ok "every runtime export of $(echo $subpaths | wc -w) subpaths is typed, by import and require"
+else
+  echo "$tsc_out"
+  record types FAIL "$(echo "$tsc_out" | grep -c 'error TS') type errors in the consumer (see above)"
+fi
 
 # --- size ----------------------------------------------------------------------
 echo; echo "== size"
