@@ -190,7 +190,7 @@ describe("limit() against p-limit itself (differential)", () => {
   /** Runs the steps and returns what an observer sees after each one settles. */
   async function observe(lim: LimitLike, steps: readonly Step[]): Promise<string[]> {
     const started: number[] = [];
-    const gates: ReturnType<typeof deferred>[] = [];
+    const gates: ReturnType<typeof deferred<void>>[] = [];
     const finished = new Set<number>();
     const outcomes: string[] = [];
     const snapshots: string[] = [];
@@ -201,7 +201,7 @@ describe("limit() against p-limit itself (differential)", () => {
         gates[i] = deferred();
         lim(() => {
           started.push(i);
-          return (gates[i] as ReturnType<typeof deferred>).promise;
+          return (gates[i] as ReturnType<typeof deferred<void>>).promise;
         }).then(
           () => outcomes.push(`${i} ok`),
           () => outcomes.push(`${i} failed`),
@@ -240,9 +240,9 @@ describe("limit() against p-limit itself (differential)", () => {
     );
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 1, max: 4 }), fc.array(stepArb, { maxLength: 25, size: "max" }), async (c, steps) => {
-        const ours = await observe(limit(c) as unknown as LimitLike, steps);
+        const ours = await observe(limit(c), steps);
         // p-limit with rejectOnClear: clearQueue() rejects pending calls with an AbortError, as ours does by default.
-        const theirs = await observe(pLimit({ concurrency: c, rejectOnClear: true }) as unknown as LimitLike, steps);
+        const theirs = await observe(pLimit({ concurrency: c, rejectOnClear: true }), steps);
         expect(ours).toEqual(theirs);
       }),
       { numRuns: 100 },
