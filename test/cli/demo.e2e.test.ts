@@ -20,7 +20,8 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe("permits demo (the seed's scenario: 10 requests, limit 3, 100 ms each)", () => {
+// Each test spawns the CLI; on a loaded machine a spawn alone can take seconds.
+describe("permits demo (the seed's scenario: 10 requests, limit 3, 100 ms each)", { timeout: 60_000 }, () => {
   it("the Semaphore and limitFetch hold the server at exactly 3; the article's versions show what they really do", async () => {
     const result = await runCli(["demo", "--json"]);
     expect(result.stderr).toBe("");
