@@ -69,11 +69,11 @@ function toCapacity(concurrency: number): number {
 
 async function callHeld<Args extends unknown[], R>(
   fn: (...args: Args) => R | PromiseLike<R>,
-  args: Args,
+  args: Args | undefined,
   permit: Permit,
 ): Promise<Awaited<R>> {
   try {
-    return await fn(...args);
+    return await (args === undefined ? (fn as () => R)() : fn(...args));
   } finally {
     permit.release();
   }
@@ -119,7 +119,7 @@ export function limit(concurrency: number | LimitOptions): LimitFunction {
 
   async function callQueued<Args extends unknown[], R>(
     fn: (...args: Args) => R | PromiseLike<R>,
-    args: Args,
+    args: Args | undefined,
   ): Promise<Awaited<R>> {
     let permit: Permit;
     try {
@@ -129,20 +129,22 @@ export function limit(concurrency: number | LimitOptions): LimitFunction {
       throw error;
     }
     try {
-      return await fn(...args);
+      return await (args === undefined ? (fn as () => R)() : fn(...args));
     } finally {
       permit.release();
     }
   }
 
-  const lim = <Args extends unknown[], R>(
-    fn: (...args: Args) => R | PromiseLike<R>,
-    ...args: Args
-  ): Promise<Awaited<R>> => {
+  // A plain function reading `arguments`, so the common call without extra
+  // arguments allocates no rest array and makes no spread call.
+  function call(fn: (...args: unknown[]) => unknown): Promise<unknown> {
     checkFunction("fn", fn);
+    // eslint-disable-next-line prefer-rest-params -- see above
+    const args = arguments.length > 1 ? (Array.prototype.slice.call(arguments, 1) as unknown[]) : undefined;
     const permit = sem.tryAcquire();
     return permit === undefined ? callQueued(fn, args) : callHeld(fn, args, permit);
-  };
+  }
+  const lim = call as unknown as LimitFunction;
 
   Object.defineProperties(lim, {
     activeCount: { get: () => sem.inUse },
@@ -166,7 +168,7 @@ export function limit(concurrency: number | LimitOptions): LimitFunction {
       },
     },
   });
-  return lim as LimitFunction;
+  return lim;
 }
 
 /**
