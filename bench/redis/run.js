@@ -1,0 +1,255 @@
+/* global process, console, setTimeout, clearTimeout, performance */ // Node globals: this is a Node script
+// `npm run bench:redis`: permits/redis against redis-semaphore and bottleneck
+// (clustering mode) on one real redis-server, in one run, same workload:
+// 4 forked processes x 8 tasks, limit 3, 5 ms holds, ~10 s per library, a
+// Redis-side counter of holders. Prints a Markdown table (bench/RESULTS-redis.md).
+//
+// Env: BENCH_SECONDS (default 10), BENCH_LIBS (comma list), PERMITS_REDIS_MODULE
+// (default ../../dist/redis/index.js, i.e. after `npm run build`).
+import { fork } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import os, { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { spawn, execFileSync } from "node:child_process";
+import { createServer } from "node:net";
+import { Redis } from "ioredis";
+
+const WORKER = fileURLToPath(new URL("./worker.js", import.meta.url));
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const LIBS = (process.env.BENCH_LIBS ?? "permits,redis-semaphore,bottleneck").split(",");
+const PROCESSES = 4;
+const TASKS = 8;
+const LIMIT = 3;
+const HOLD_MS = 5;
+const LEASE_MS = 10_000;
+const CRASH_LEASE_MS = 1_000;
+const now = () => performance.timeOrigin + performance.now();
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function startRedis() {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), "permits-bench-"));
+  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir], {
+    stdio: "ignore",
+  });
+  for (let i = 0; i < 200; i++) {
+    try {
+      if (execFileSync("redis-cli", ["-p", String(port), "PING"]).toString().trim() === "PONG") break;
+    } catch {
+      // not yet
+    }
+    await sleep(25);
+  }
+  return {
+    port,
+    async stop() {
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      const t = setTimeout(() => child.kill("SIGKILL"), 2000);
+      await exited;
+      clearTimeout(t);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function startWorker(port) {
+  const child = fork(WORKER, [String(port)], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const inbox = [];
+  const waiting = [];
+  child.on("message", (m) => {
+    if (m.error) console.error(`worker ${child.pid}: ${m.error}`);
+    const i = waiting.findIndex((w) => w.key in m);
+    if (i >= 0) waiting.splice(i, 1)[0].resolve(m);
+    else inbox.push(m);
+  });
+  const next = (key, ms = 120_000) => {
+    const i = inbox.findIndex((m) => key in m);
+    if (i >= 0) return Promise.resolve(inbox.splice(i, 1)[0]);
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`worker: no ${key} in ${ms} ms`)), ms);
+      waiting.push({ key, resolve: (m) => (clearTimeout(t), resolve(m)) });
+    });
+  };
+  return { child, send: (m) => child.send(m), next, ready: next("ready", 20_000) };
+}
+
+const pct = (sorted, p) => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]);
+const fmt = (n, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : "–");
+
+async function totalCommands(admin) {
+  const info = await admin.info("stats");
+  return Number(/total_commands_processed:(\d+)/.exec(info)[1]);
+}
+
+async function contended(lib, port, admin) {
+  const workers = Array.from({ length: PROCESSES }, () => startWorker(port));
+  await Promise.all(workers.map((w) => w.ready));
+  const name = `bench-${lib}-${Date.now()}`;
+  const startAt = now() + 500;
+  const endAt = startAt + SECONDS * 1000;
+  const before = await totalCommands(admin);
+  for (const w of workers) {
+    w.send({ cmd: "contend", lib, name, tasks: TASKS, limit: LIMIT, holdMs: HOLD_MS, startAt, endAt, leaseMs: LEASE_MS });
+  }
+  const results = (await Promise.all(workers.map((w) => w.next("result")))).map((m) => m.result);
+  const after = await totalCommands(admin);
+  const finishedAt = now();
+  for (const w of workers) w.send({ cmd: "exit" });
+
+  const events = results.flatMap((r) => r.events);
+  const acquisitions = events.length;
+  const elapsed = (Math.max(...events.map((e) => e[3])) - startAt) / 1000;
+  const waits = events.map((e) => e[2] - e[1]).sort((a, b) => a - b);
+  // Hand-off: each grant after the first LIMIT takes the slot freed longest ago;
+  // a task re-taking the slot it just freed is not a hand-off between waiters.
+  const timeline = [];
+  for (const [task, , granted, released] of events) {
+    timeline.push([granted, 0, task], [released, 1, task]);
+  }
+  timeline.sort((a, b) => a[0] - b[0] || b[1] - a[1]);
+  const freed = [];
+  const handoffs = [];
+  let selfRetakes = 0;
+  for (const [t, kind, task] of timeline) {
+    if (kind === 1) freed.push([t, task]);
+    else if (freed.length > 0) {
+      const [tr, from] = freed.shift();
+      if (from === task) selfRetakes++;
+      else handoffs.push(t - tr);
+    }
+  }
+  handoffs.sort((a, b) => a - b);
+  const perTask = new Map();
+  for (const [task] of events) perTask.set(task, (perTask.get(task) ?? 0) + 1);
+  // (every task of every process is in `events`: each finished at least one acquisition)
+  const counts = [...perTask.values()];
+  const jain = counts.reduce((a, b) => a + b, 0) ** 2 / (counts.length * counts.reduce((a, b) => a + b * b, 0));
+  const libCommands = results.reduce((a, r) => a + r.commands, 0);
+  const counterCommands = 2 * acquisitions;
+  const serverCommands = after - before - counterCommands - 2;
+  return {
+    lib,
+    maxHolders: Math.max(...results.map((r) => r.maxHolders)),
+    throughput: acquisitions / elapsed,
+    ceiling: acquisitions / elapsed / ((LIMIT * 1000) / HOLD_MS),
+    handoffP50: pct(handoffs, 50),
+    handoffP99: pct(handoffs, 99),
+    selfShare: selfRetakes / Math.max(1, selfRetakes + handoffs.length),
+    waitP50: pct(waits, 50),
+    waitP99: pct(waits, 99),
+    waitMax: waits[waits.length - 1],
+    jain,
+    roundTrips: libCommands / acquisitions,
+    commandsPerSec: serverCommands / ((finishedAt - startAt) / 1000),
+    acquisitions,
+  };
+}
+
+async function uncontended(lib, port) {
+  const w = startWorker(port);
+  await w.ready;
+  const out = { plain: 0, awaited: 0 };
+  // Best of 3 short rounds each: on a shared machine the best round is the least disturbed one.
+  for (let round = 0; round < 3; round++) {
+    for (const awaitRelease of [false, true]) {
+      w.send({ cmd: "uncontended", lib, name: `bench-solo-${lib}-${awaitRelease}-${round}-${Date.now()}`, ms: 1000, awaitRelease });
+      const key = awaitRelease ? "awaited" : "plain";
+      out[key] = Math.max(out[key], (await w.next("result")).result.pairsPerSec);
+    }
+  }
+  w.send({ cmd: "exit" });
+  return out;
+}
+
+async function crashRecovery(lib, port) {
+  const name = `bench-crash-${lib}-${Date.now()}`;
+  const holder = startWorker(port);
+  const waiter = startWorker(port);
+  await Promise.all([holder.ready, waiter.ready]);
+  holder.send({ cmd: "hold", lib, name, leaseMs: CRASH_LEASE_MS });
+  await holder.next("held");
+  const giveUpMs = 5 * CRASH_LEASE_MS;
+  waiter.send({ cmd: "wait", lib, name, leaseMs: CRASH_LEASE_MS, giveUpMs });
+  await sleep(200);
+  const killedAt = now();
+  holder.child.kill("SIGKILL");
+  const { grantedAt } = (await waiter.next("result")).result;
+  waiter.send({ cmd: "exit" });
+  return grantedAt === undefined ? undefined : grantedAt - killedAt;
+}
+
+const redis = await startRedis();
+const admin = new Redis(redis.port, "127.0.0.1");
+const version = /redis_version:(\S+)/.exec(await admin.info("server"))[1];
+const rows = [];
+try {
+  for (const lib of LIBS) {
+    process.stderr.write(`${lib}: contended ${SECONDS} s ...\n`);
+    let row;
+    try {
+      row = await contended(lib, redis.port, admin);
+    } catch (error) {
+      row = { lib, failed: String(error?.message ?? error) };
+    }
+    process.stderr.write(`${lib}: uncontended ...\n`);
+    try {
+      row.solo = await uncontended(lib, redis.port);
+    } catch (error) {
+      row.solo = { plain: NaN, awaited: NaN, failed: String(error) };
+    }
+    process.stderr.write(`${lib}: crash recovery ...\n`);
+    try {
+      row.recovery = await crashRecovery(lib, redis.port);
+    } catch {
+      row.recovery = undefined;
+    }
+    rows.push(row);
+  }
+} finally {
+  admin.disconnect();
+  await redis.stop();
+}
+
+const lines = [];
+lines.push(
+  `Redis ${version} on loopback, Node ${process.version}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"}), load average ${os.loadavg()[0].toFixed(1)}.`,
+  `Workload: ${PROCESSES} processes x ${TASKS} tasks, limit ${LIMIT}, ${HOLD_MS} ms holds, ${SECONDS} s per library; ceiling ${(LIMIT * 1000) / HOLD_MS}/s.`,
+  `Lease (lockTimeout) ${LEASE_MS} ms; crash recovery measured with a ${CRASH_LEASE_MS} ms lease (given up after ${5 * CRASH_LEASE_MS} ms).`,
+  "",
+  "| library | max holders | acq/s | % of ceiling | hand-off p50 / p99 ms | self re-takes | wait p50 / p99 / max ms | Jain | client cmds / acq | Redis cmds/s | crash recovery ms | uncontended pairs/s (release awaited) |",
+  "|---|---|---|---|---|---|---|---|---|---|---|---|",
+);
+for (const r of rows) {
+  if (r.failed) {
+    lines.push(`| ${r.lib} | failed: ${r.failed.replace(/\|/g, "/").slice(0, 120)} |||||||||||`);
+    continue;
+  }
+  lines.push(
+    `| ${r.lib} | ${r.maxHolders} | ${fmt(r.throughput, 0)} | ${fmt(r.ceiling * 100, 1)}% | ${fmt(r.handoffP50, 2)} / ${fmt(r.handoffP99, 2)} | ${fmt(r.selfShare * 100, 0)}% | ${fmt(r.waitP50)} / ${fmt(r.waitP99)} / ${fmt(r.waitMax)} | ${fmt(r.jain, 3)} | ${fmt(r.roundTrips, 2)} | ${fmt(r.commandsPerSec, 0)} | ${r.recovery === undefined ? "not recovered" : fmt(r.recovery, 0)} | ${fmt(r.solo.plain, 0)} (${fmt(r.solo.awaited, 0)}) |`,
+  );
+}
+const ours = rows.find((r) => r.lib === "permits");
+const peer = rows.find((r) => r.lib === "redis-semaphore");
+if (ours && peer && !ours.failed && !peer.failed) {
+  lines.push(
+    "",
+    `permits vs redis-semaphore: throughput ${fmt((ours.throughput / peer.throughput) * 100, 1)}%, ` +
+      `hand-off p99 ${fmt(ours.handoffP99, 2)} vs ${fmt(peer.handoffP99, 2)} ms, ` +
+      `max wait ${fmt(ours.waitMax / peer.waitMax, 3)}x, client commands ${fmt(ours.roundTrips / peer.roundTrips, 2)}x, ` +
+      `uncontended ${fmt(ours.solo.plain / peer.solo.plain, 2)}x (${fmt(ours.solo.awaited / peer.solo.awaited, 2)}x with release awaited).`,
+  );
+}
+console.log(lines.join("\n"));
