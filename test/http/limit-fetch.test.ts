@@ -260,7 +260,7 @@ describe("limitFetch: 429/503 and Retry-After", () => {
     const later = f(`${s.url}/later`);
     const otherT = performance.now();
     expect(await (await f(other.url)).text()).toBe("ok\n");
-    expect(performance.now() - otherT).toBeLessThan(300); // not paused
+    expect(performance.now() - otherT).toBeLessThan(800); // not paused (the pause is 1 s)
     const [r1, r2] = await Promise.all([first, later]);
     expect(r1.status).toBe(200);
     expect(r2.status).toBe(200);
@@ -298,7 +298,7 @@ describe("limitFetch: 429/503 and Retry-After", () => {
     expect(await res.text()).toBe("ok\n");
     expect(s.total).toBe(4);
     expect(f.stats().retries).toBe(3);
-    expect(performance.now() - t0).toBeLessThan(40 + 80 + 100 + 500); // bounded by the caps
+    expect(performance.now() - t0).toBeLessThan(1_500); // back-off ≤ 40 + 80 + 100 ms by the caps
     await expectSettled(f);
   });
 
@@ -324,7 +324,7 @@ describe("limitFetch: 429/503 and Retry-After", () => {
     await (await f(s.url)).text();
     const waited = performance.now() - t0;
     expect(waited).toBeGreaterThanOrEqual(100);
-    expect(waited).toBeLessThan(1_000);
+    expect(waited).toBeLessThan(2_000); // not the hour asked for
   });
 
   it("an abort while waiting out a pause rejects at once", async () => {
@@ -333,7 +333,7 @@ describe("limitFetch: 429/503 and Retry-After", () => {
     await (await f(s.url)).text();
     const t0 = performance.now();
     await expect(f(s.url, { signal: AbortSignal.timeout(50) })).rejects.toMatchObject({ name: "TimeoutError" });
-    expect(performance.now() - t0).toBeLessThan(500);
+    expect(performance.now() - t0).toBeLessThan(2_000); // not the 5 s pause
     expect(f.stats().origins[s.origin]!.queued).toBe(0);
     expect(s.total).toBe(1);
   });
@@ -374,17 +374,29 @@ describe("limitFetch: per-origin rate", () => {
   it("requests start at the rate, per origin", async () => {
     const a = await server();
     const b = await server();
-    const f = limitFetch({ rate: { limit: 5, interval: 500 } }); // one start per 100 ms per origin
+    // Record when each request really starts (the inner fetch is called).
+    const starts = new Map<string, number[]>();
+    const tracing = (input: RequestInfo | URL, init?: RequestInit): Promise<Response> => {
+      const origin = new URL(input as string).origin;
+      starts.set(origin, [...(starts.get(origin) ?? []), performance.now()]);
+      return fetch(input, init);
+    };
+    const f = limitFetch({ rate: { limit: 5, interval: 500 }, fetch: tracing }); // one start per 100 ms per origin
     const t0 = performance.now();
-    await Promise.all(
-      Array.from({ length: 16 }, async (_, i) => (await f(i % 2 ? a.url : b.url)).text()),
-    );
-    const elapsed = performance.now() - t0;
-    expect(elapsed).toBeGreaterThanOrEqual(700); // 8 per origin: 0, 100, …, 700 ms
-    expect(elapsed).toBeLessThan(1_500);
+    await Promise.all(Array.from({ length: 16 }, async (_, i) => (await f(i % 2 ? a.url : b.url)).text()));
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(700); // 8 per origin: 0, 100, …, 700 ms
     for (const s of [a, b]) {
-      const starts = s.requests.map((r) => r.start).sort((x, y) => x - y);
-      for (let i = 1; i < starts.length; i++) expect(starts[i]! - starts[i - 1]!).toBeGreaterThan(80);
+      const list = starts.get(s.origin)!;
+      expect(list).toHaveLength(8);
+      // Timers may fire late, never early: a start is never closer than 100 ms (−1 ms of timer rounding).
+      // The rate is charged at admission; the inner fetch is called a microtask
+      // later, after whatever synchronous code the caller runs, so compare whole
+      // windows, not neighbours: a 6th start is never within 500 ms of the 1st
+      // (less 100 ms for event-loop jitter on a loaded CI machine).
+      for (let i = 0; i + 5 < list.length; i++) expect(list[i + 5]! - list[i]!).toBeGreaterThan(400);
+      // The server, with network jitter, never sees more than `limit` in a window of `interval` minus slack.
+      const arrivals = s.requests.map((r) => r.start).sort((x, y) => x - y);
+      for (let i = 0; i + 5 < arrivals.length; i++) expect(arrivals[i + 5]! - arrivals[i]!).toBeGreaterThan(350);
     }
     expect(f.stats().origins[a.origin]?.rate?.acquired).toBe(8);
   });
