@@ -88,7 +88,7 @@ export function integerFlag(
   value: string | boolean | undefined,
   fallback: number,
   min: number,
-  max = Number.MAX_SAFE_INTEGER,
+  max: number = Number.MAX_SAFE_INTEGER,
 ): number {
   if (value === undefined) return fallback;
   const text = String(value).trim();

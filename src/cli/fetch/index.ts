@@ -324,6 +324,6 @@ export async function fetchCommand(args: readonly string[], io: Io): Promise<num
     io.stderr.write(`permits: interrupted — ${counts.ok + counts.failed} finished before Ctrl-C. ${summary}\n`);
     return 130;
   }
-  io.stderr.write(`permits: ${summary}\n`);
+  io.stderr.write(stdoutBroken ? `permits: stdout was closed, so the run stopped. ${summary}\n` : `permits: ${summary}\n`);
   return counts.failed > 0 || stdoutBroken ? 1 : 0;
 }
