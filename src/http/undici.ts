@@ -137,6 +137,8 @@ class LeaseHandler implements Handler {
 }
 
 function originOf(origin: DispatchOptions["origin"]): string {
+  // A Client or Pool may dispatch without an origin (it has only one): one key for all.
+  if (origin === undefined || origin === null || origin === "") return "null";
   try {
     return new URL(String(origin)).origin;
   } catch {

@@ -1,5 +1,5 @@
 /** limitInterceptor with real undici 7 dispatchers against the loopback server. */
-import { Agent, interceptors, request } from "undici";
+import { Agent, fetch as undiciFetch, interceptors, Pool, request } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import { limitInterceptor } from "../../src/http/index.js";
 import { startTestServer, type TestServer } from "../helpers/http-server.js";
@@ -82,6 +82,26 @@ describe("limitInterceptor (undici 7 dispatcher.compose)", () => {
     expect(settled.filter((r) => r.status === "rejected")).toHaveLength(3);
     expect(limited.stats()).toMatchObject({ inFlight: 0, queued: 0 });
     expect(s.peak).toBe(1);
+  });
+
+  it("works on a Pool (dispatches without an origin) and under undici's fetch", async () => {
+    const s = await server({ delay: 20 });
+    const limited = limitInterceptor({ perOrigin: 2 });
+    const pool = new Pool(s.url, { connections: 10 });
+    cleanup.push(() => pool.close());
+    const composed = pool.compose(limited);
+    await Promise.all(
+      Array.from({ length: 10 }, async () => (await composed.request({ path: "/", method: "GET" })).body.text()),
+    );
+    expect(s.peak).toBe(2);
+    s.reset();
+    const dispatcher = agent().compose(limited);
+    const texts = await Promise.all(
+      Array.from({ length: 10 }, async () => (await undiciFetch(s.url, { dispatcher })).text()),
+    );
+    expect(texts.every((t) => t === "ok\n")).toBe(true);
+    expect(s.peak).toBe(2);
+    expect(limited.stats()).toMatchObject({ inFlight: 0, queued: 0 });
   });
 
   it("rejects unknown and bad options", () => {
