@@ -26,9 +26,17 @@ export interface AcquireOptionsLike {
   timeout?: number;
 }
 
+/** The part of a stats snapshot every backend reports (DESIGN.md "Introspection"). */
+export interface StatsLike {
+  capacity: number;
+  inUse: number;
+  queued: number;
+}
+
 /** What the suite needs from a semaphore; results may be plain values or promises. */
 export interface SemaphoreLike {
   readonly capacity: number;
+  stats(): StatsLike | PromiseLike<StatsLike>;
   acquire(options?: AcquireOptionsLike): Promise<PermitLike>;
   tryAcquire(weight?: number): PermitLike | undefined | PromiseLike<PermitLike | undefined>;
   run<T>(fn: (permit: PermitLike) => T | PromiseLike<T>, options?: AcquireOptionsLike): Promise<T>;
@@ -44,6 +52,20 @@ const SETTLE_MS = 25;
 const SOON_MS = 200;
 
 const settle = (ms = SETTLE_MS): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Retries `check` until it passes or SOON_MS have gone by (a release may still be in flight). */
+async function eventually(check: () => Promise<void>): Promise<void> {
+  const deadline = Date.now() + SOON_MS;
+  for (;;) {
+    try {
+      await check();
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await settle(5);
+    }
+  }
+}
 
 interface Tracked<T> {
   readonly promise: Promise<T>;
@@ -423,6 +445,28 @@ export function semaphoreContract(name: string, factory: SemaphoreFactory): void
         await settle();
         expect(c.state).toBe("fulfilled");
         await held(c).release();
+      });
+    });
+
+    describe("introspection", () => {
+      it("stats() reports capacity, inUse and queued (queued counts waiters, not weights)", async () => {
+        const sem = await make(3);
+        expect(sem.capacity).toBe(3);
+        expect(await sem.stats()).toMatchObject({ capacity: 3, inUse: 0, queued: 0 });
+        const p = await sem.acquire({ weight: 2 });
+        expect(await sem.stats()).toMatchObject({ capacity: 3, inUse: 2, queued: 0 });
+        const a = await enqueue(sem, { weight: 2 });
+        const b = await enqueue(sem, { weight: 3 });
+        expect(await sem.stats()).toMatchObject({ inUse: 2, queued: 2 });
+        await p.release();
+        await settle();
+        expect(a.state).toBe("fulfilled");
+        expect(await sem.stats()).toMatchObject({ inUse: 2, queued: 1 });
+        await held(a).release();
+        await settle();
+        expect(await sem.stats()).toMatchObject({ inUse: 3, queued: 0 });
+        await held(b).release();
+        await eventually(async () => expect(await sem.stats()).toMatchObject({ inUse: 0, queued: 0 }));
       });
     });
 
