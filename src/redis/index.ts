@@ -29,4 +29,10 @@ export {
   type RedisSemaphoreSnapshot,
   type RedisSemaphoreStats,
 } from "./semaphore.js";
+export {
+  RedisRateLimiter,
+  RedisRatePermit,
+  type RedisRateLimiterOptions,
+  type RedisRateLimiterStats,
+} from "./rate.js";
 export type { AcquireOptions } from "../core/semaphore.js";
