@@ -64,29 +64,39 @@ const WAIT_BUCKETS: number[] = [0, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0
 
 /** A concurrency limiter as the bridge reads it: `Semaphore`, `Lock`, or anything shaped like them. */
 export interface ConcurrencySource {
+  /** Total permits; the `permits.limiter.capacity` gauge. */
   readonly capacity: number;
+  /** Permits held now, by weight; the `permits.limiter.in_use` gauge. */
   readonly inUse: number;
+  /** Waiters in the queue now; the `permits.limiter.queued` gauge. */
   readonly queued: number;
 }
 
 /** A rate limiter as the bridge reads it (`RateLimiter`): no fixed capacity. */
 export interface RateSource {
+  /** Admitted and not yet released, by weight; the `permits.limiter.in_use` gauge. */
   readonly inUse: number;
+  /** Waiters in the queue now; the `permits.limiter.queued` gauge. */
   readonly queued: number;
+  /** The limiter's own name option: wait times of its internal queue are matched by it. */
   readonly name?: string | undefined;
 }
 
 /** A concurrency limit and a rate together (`Limiter`). */
 export interface CombinedSource {
+  /** The concurrency half, reported with `permits.limiter.kind` = `concurrency`. */
   readonly concurrency: ConcurrencySource;
+  /** The rate half, reported with `permits.limiter.kind` = `rate`. */
   readonly rate: RateSource;
 }
 
 /** A keyed limiter (`KeyedSemaphore`): reported as the sum over its live keys. */
 export interface KeyedSource<K = unknown> {
   // Method syntax on purpose: parameters of methods are bivariant, so a KeyedSemaphore<string> is a KeyedSource.
+  /** The live keys. */
   keys(): Iterable<K>;
-  stats(key: K): { capacity: number; inUse: number; queued: number } | undefined;
+  /** One key's counters; summed over {@link KeyedSource.keys}. */
+  stats(key: K): ConcurrencySource | undefined;
 }
 
 /** Anything `register` accepts: every limiter of `permits`. */
