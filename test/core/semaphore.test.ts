@@ -666,6 +666,102 @@ describe("cancellation", () => {
     holder.release();
   });
 
+  it("one signal shared by many waiters: its abort settles each exactly once and leaks nothing", async () => {
+    const sem = new Semaphore(2);
+    const holder = await sem.acquire();
+    const controller = new AbortController();
+    const shared = [
+      track(sem.acquire({ weight: 2, signal: controller.signal })),
+      track(sem.acquire({ weight: 1, signal: controller.signal })),
+      track(sem.acquire({ weight: 1, signal: controller.signal })),
+    ];
+    const plain = track(sem.acquire());
+    controller.abort();
+    await flush();
+    const all = [...shared, plain];
+    for (const w of all) expect(w.settles).toBeLessThanOrEqual(1);
+    // The head's removal may hand the free permit to a waiter behind it in the same dispatch;
+    // that waiter then keeps it. What is held must be exactly what the semaphore counts.
+    const heldWeight = all.reduce((sum, w, i) => sum + (w.state === "fulfilled" ? (i === 0 ? 2 : 1) : 0), 0);
+    expect(sem.inUse).toBe(1 + heldWeight);
+    expect(abortListeners(controller.signal)).toBe(0);
+    holder.release();
+    for (let round = 0; round < 4; round++) {
+      await flush();
+      for (const w of all) if (w.state === "fulfilled" && !held(w).released) held(w).release();
+    }
+    expect(plain.state).toBe("fulfilled");
+    expect(all.every((w) => w.settles === 1)).toBe(true);
+    expect(sem.inUse).toBe(0);
+    expect(sem.queued).toBe(0);
+  });
+
+  it("aborting thousands of waiters in random order keeps the survivors in FIFO order", async () => {
+    const sem = new Semaphore(1);
+    const holder = await sem.acquire();
+    const n = 5000;
+    const controllers = Array.from({ length: n }, () => new AbortController());
+    const order: number[] = [];
+    const waiters = controllers.map((c, i) => {
+      const t = track(sem.acquire({ signal: c.signal }));
+      t.promise.then(
+        (p) => {
+          order.push(i);
+          p.release();
+        },
+        () => {},
+      );
+      return t;
+    });
+    // A fixed pseudo-random permutation: abort every index not divisible by 7.
+    let seed = 12345;
+    const doomed = controllers.map((_, i) => i).filter((i) => i % 7 !== 0);
+    for (let i = doomed.length - 1; i > 0; i--) {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      const j = seed % (i + 1);
+      [doomed[i], doomed[j]] = [doomed[j] as number, doomed[i] as number];
+    }
+    for (const i of doomed) controllers[i]?.abort();
+    expect(sem.queued).toBe(n - doomed.length);
+    holder.release();
+    for (let round = 0; round < 20 && sem.inUse + sem.queued > 0; round++) await flush();
+    const survivors = controllers.map((_, i) => i).filter((i) => i % 7 === 0);
+    expect(order).toEqual(survivors);
+    expect(waiters.every((w) => w.settles === 1)).toBe(true);
+    expect(sem.inUse).toBe(0);
+  });
+
+  it("timeout 0 means only if free now: granted when free, a TimeoutError at once otherwise", async () => {
+    useFakeClock();
+    const sem = new Semaphore(1);
+    const p = await sem.acquire({ timeout: 0 });
+    const err = await anyError(() => sem.acquire({ timeout: 0 }));
+    expect((err as Error).name).toBe("TimeoutError");
+    expect(sem.queued).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
+    p.release();
+    expect(sem.inUse).toBe(0);
+  });
+
+  it("a timeout beyond what setTimeout can hold is no timeout, not an immediate one", async () => {
+    // setTimeout fires after 1 ms for delays above 2^31-1 ms; that must not time the waiter out.
+    useFakeClock();
+    const sem = new Semaphore(1);
+    const holder = await sem.acquire();
+    const waiter = track(sem.acquire({ timeout: 2 ** 31 }));
+    const forever = track(sem.acquire({ timeout: Number.POSITIVE_INFINITY }));
+    await vi.advanceTimersByTimeAsync(10);
+    expect(waiter.state).toBe("pending");
+    expect(forever.state).toBe("pending");
+    holder.release();
+    await flush();
+    held(waiter).release();
+    await flush();
+    held(forever).release();
+    expect(sem.inUse).toBe(0);
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
   describe("no timer or abort listener remains after a waiter settles", () => {
     it("after a grant on the fast path", async () => {
       useFakeClock();
@@ -1075,6 +1171,12 @@ describe("bad input fails loudly, at once, and disturbs nothing", () => {
     },
   );
 
+  it("an unknown constructor option is a TypeError naming it", () => {
+    const err = syncError(() => new Semaphore(1, { nmae: "db" } as unknown as { name: string }));
+    expect(err).toBeInstanceOf(TypeError);
+    expect((err as Error).message).toContain("nmae");
+  });
+
   it.each([["3"], [null], [{}]])("new Semaphore(%j) is a TypeError", (capacity) => {
     const err = syncError(() => new Semaphore(capacity as unknown as number));
     expect(err).toBeInstanceOf(TypeError);
@@ -1163,6 +1265,14 @@ describe("bad input fails loudly, at once, and disturbs nothing", () => {
     const err = syncError(() => sem.acquire({ signal: { aborted: false } as unknown as AbortSignal }));
     expect(err).toBeInstanceOf(TypeError);
     expect((err as Error).message).toContain("signal");
+    expect(sem.inUse).toBe(0);
+  });
+
+  it("run() with something that is not a function is a TypeError naming fn", async () => {
+    const sem = new Semaphore(1);
+    const err = await anyError(() => sem.run(42 as unknown as () => void));
+    expect(err).toBeInstanceOf(TypeError);
+    expect((err as Error).message).toContain("fn");
     expect(sem.inUse).toBe(0);
   });
 
