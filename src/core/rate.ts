@@ -34,7 +34,7 @@
  */
 
 import { ClosedError, timeoutError } from "./errors.js";
-import { type AcquireOptions, type Permit, Semaphore, type SemaphoreStats } from "./semaphore.js";
+import { type AcquireOptions, type Permit, polyfillDispose, Semaphore, type SemaphoreStats } from "./semaphore.js";
 import { checkDuration, checkFunction, checkInteger, checkOptions, checkSignal, describe } from "./validate.js";
 
 /** setTimeout's largest delay; longer waits are slept in several steps. */
@@ -44,10 +44,6 @@ const EPSILON = 1e-3;
 const RATE_KEYS: readonly string[] = ["limit", "interval", "burst", "name"];
 const LIMITER_KEYS: readonly string[] = ["concurrency", "rate", "name"];
 const ACQUIRE_KEYS: readonly string[] = ["weight", "signal", "timeout"];
-
-const disposeSymbol: typeof Symbol.dispose = (Symbol.dispose ?? Symbol.for("Symbol.dispose"));
-const asyncDisposeSymbol: typeof Symbol.asyncDispose = (Symbol.asyncDispose ??
-  Symbol.for("Symbol.asyncDispose"));
 
 // Read the clock through the global each time so fake timers (which replace
 // `performance`) are honoured. performance.now() is monotonic, unlike Date.now().
@@ -143,16 +139,18 @@ export class RatePermit implements Disposable, AsyncDisposable {
   }
 
   /** Same as `release()`, for `using`. */
-  [disposeSymbol](): void {
+  [Symbol.dispose](): void {
     this.release();
   }
 
   /** Same as `release()`, for `await using`. */
-  [asyncDisposeSymbol](): Promise<void> {
+  [Symbol.asyncDispose](): Promise<void> {
     this.release();
     return Promise.resolve();
   }
 }
+
+polyfillDispose(RatePermit.prototype);
 
 function checkRate(name: string, options: unknown, allowed: readonly string[]): { limit: number; interval: number; burst: number } {
   checkOptions(name, options, allowed);
