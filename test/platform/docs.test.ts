@@ -1,6 +1,6 @@
 /**
- * The guides' code blocks run: every ```ts block of docs/choosing-limits.md
- * and docs/cancellation.md (and of any other guide listed below) is written to
+ * The guides' code blocks run: every ```ts block of the guides listed below
+ * (choosing limits, cancellation, distributed, observability) is written to
  * a scratch .mjs file (types stripped by esbuild, nothing else changed) and
  * run by node, the package resolved by name to dist/ as a user's code would
  * resolve it. A block fenced ```ts no-run is only
@@ -16,7 +16,7 @@ import { afterAll, describe, expect, it } from "vitest";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const run = promisify(execFile);
-const guides = ["docs/choosing-limits.md", "docs/cancellation.md", "docs/distributed.md"];
+const guides = ["docs/choosing-limits.md", "docs/cancellation.md", "docs/distributed.md", "docs/observability.md"];
 // Inside node_modules (ignored by git) so that `import "permits"` resolves through the package's own link.
 const scratch = join(root, "node_modules/.cache/permits-docs");
 
