@@ -143,9 +143,10 @@ describe("permits fetch", { timeout: 60_000 }, () => {
     ]);
   });
 
-  it("--timeout limits each attempt", async () => {
+  it("--timeout limits each attempt, the body included", async () => {
     const s = await server();
-    const result = await runCli(["fetch", "--timeout", "200ms"], { input: `${s.url}/slow?delay=5000\n${s.url}/quick\n` });
+    const slowBody = `${s.url}/drip?size=20&chunks=20&chunkDelay=100`;
+    const result = await runCli(["fetch", "--timeout", "200ms"], { input: `${s.url}/slow?delay=5000\n${s.url}/quick\n${slowBody}\n` });
     expect(result.code).toBe(1);
     const lines = ndjson(result.stdout);
     expect(lines.find((l) => l.url === `${s.url}/slow?delay=5000`)).toMatchObject({
@@ -158,6 +159,8 @@ describe("permits fetch", { timeout: 60_000 }, () => {
     const slow = lines.find((l) => l.url === `${s.url}/slow?delay=5000`);
     expect(slow?.ms).toBeGreaterThanOrEqual(190);
     expect(slow?.ms).toBeLessThan(3000);
+    // Headers arrived (status 200) but the body took too long.
+    expect(lines.find((l) => l.url === slowBody)).toMatchObject({ status: 200, attempts: 1, error: "timed out after 200 ms" });
   });
 
   it("Ctrl-C cancels what is in flight, reports every line read, summarizes on stderr and exits 130", async () => {

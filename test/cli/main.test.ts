@@ -70,6 +70,8 @@ describe("permits (no command)", () => {
 
   it.each([
     [["fetch", "a.txt", "b.txt"], /Unexpected argument "b.txt"/],
+    [["fetch", "."], /Cannot read `.`: it is a directory/],
+    [["fetch", "no/such/file.txt"], /Cannot read `no\/such\/file.txt`: ENOENT/],
     [["fetch", "--burst", "5"], /`--burst` needs `--rate`/],
     [["fetch", "--timeout", "0"], /`--timeout`.*above 0, got `0`/],
     [["fetch", "--retries", "-1"], /^permits: Option '--retries' argument is ambiguous\. Did you forget/],

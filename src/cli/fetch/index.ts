@@ -9,6 +9,7 @@
  * @module
  */
 import { createReadStream } from "node:fs";
+import { stat } from "node:fs/promises";
 import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import cliProgress from "cli-progress";
@@ -158,8 +159,18 @@ export async function fetchCommand(args: readonly string[], io: Io): Promise<num
     return 0;
   }
 
+  // A file that cannot be read is a usage error, found before anything is printed.
+  if (options.file !== undefined) {
+    const file = options.file;
+    const info = await stat(file).catch((error: NodeJS.ErrnoException) => {
+      throw new UsageError(`Cannot read \`${file}\`: ${error.code ?? error.message}`, "fetch");
+    });
+    if (info.isDirectory()) throw new UsageError(`Cannot read \`${file}\`: it is a directory`, "fetch");
+  } else if (io.stdin.isTTY === true) {
+    io.stderr.write("permits: reading URLs from the terminal, one per line; end with Ctrl-D\n");
+  }
   const input = options.file === undefined ? io.stdin : createReadStream(options.file);
-  // Opening the file fails asynchronously; turn a missing file into a usage error before anything is printed.
+  // Opening fails asynchronously (permissions); wait for it, so that failure is a usage error too.
   if (options.file !== undefined) {
     await new Promise<void>((resolve, reject) => {
       const stream = input as ReturnType<typeof createReadStream>;
