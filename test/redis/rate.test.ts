@@ -57,7 +57,12 @@ describe("RedisRateLimiter", () => {
     ] as const;
     const done: Promise<void>[] = [];
     for (const [label, weight] of calls) {
-      done.push(rate.acquire({ weight }).then((p) => void order.push(label) ?? p.release()));
+      done.push(
+        rate.acquire({ weight }).then((p) => {
+          order.push(label);
+          p.release();
+        }),
+      );
       await new Promise((r) => setTimeout(r, 2)); // requests reach Redis in call order
     }
     await Promise.all(done);
@@ -116,7 +121,7 @@ describe("RedisRateLimiter", () => {
 
   it("processes that disagree on the settings get a clear error", async () => {
     const name = fresh();
-    await (await new RedisRateLimiter(a, name, { limit: 5, interval: 1_000 }).acquire()).release();
+    (await new RedisRateLimiter(a, name, { limit: 5, interval: 1_000 }).acquire()).release();
     const other = new RedisRateLimiter(b, name, { limit: 6, interval: 1_000 });
     const error = await other.acquire().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RedisCommandError);
