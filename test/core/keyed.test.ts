@@ -140,6 +140,25 @@ describe("KeyedSemaphore", () => {
     expect(keyed.size).toBe(0);
   });
 
+  it.each([0, -1, 1.5, Number.NaN])("new KeyedSemaphore(%s) throws naming capacity", (capacity) => {
+    let err: unknown;
+    try {
+      new KeyedSemaphore(capacity);
+    } catch (error) {
+      err = error;
+    }
+    expect(err instanceof RangeError || err instanceof TypeError).toBe(true);
+    expect((err as Error).message).toContain("capacity");
+  });
+
+  it("an unknown acquire option is a TypeError and leaves no key behind", async () => {
+    const keyed = new KeyedSemaphore(1);
+    const err = await anyError(() => keyed.acquire("k", { wait: 1 } as unknown as { weight: number }));
+    expect(err).toBeInstanceOf(TypeError);
+    expect((err as Error).message).toContain("wait");
+    expect(keyed.size).toBe(0);
+  });
+
   it("a weight above a key's capacity is a RangeError and leaves no key behind", async () => {
     const keyed = new KeyedSemaphore(2);
     const err = await anyError(() => keyed.acquire("k", { weight: 3 }));

@@ -127,6 +127,20 @@ describe("limit()", () => {
     expectNamesArgument(err, "concurrency", value);
   });
 
+  it("an unknown option in the options object is a TypeError naming it", () => {
+    const err = syncError(() => limit({ concurrency: 2, concurrent: 3 } as unknown as { concurrency: number }));
+    expect(err).toBeInstanceOf(TypeError);
+    expect((err as Error).message).toContain("concurrent");
+  });
+
+  it("lim() with something that is not a function fails loudly naming fn", async () => {
+    const lim = limit(1);
+    const err = await anyError(() => lim(42 as unknown as () => void));
+    expect(err).toBeInstanceOf(TypeError);
+    expect((err as Error).message).toContain("fn");
+    expect(lim.activeCount).toBe(0);
+  });
+
   it("accepts p-limit's options object form", async () => {
     const lim = limit({ concurrency: 2 });
     expect(lim.concurrency).toBe(2);
