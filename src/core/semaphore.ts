@@ -110,22 +110,28 @@ const SEMAPHORE_KEYS: readonly string[] = ["name"];
  */
 export class Permit implements Disposable, AsyncDisposable {
   /** How many units of capacity this permit holds. */
-  readonly weight: number;
+  declare readonly weight: number;
   // The node is kept to six fields: with 1,000,000 waiters queued, every
   // field is 8 MB and garbage-collector time. State is derived:
   // queued ⇔ `_resolve` set; held ⇔ not queued and `_sem` set; released (or
   // cancelled) ⇔ `_sem` null.
-  /** @internal */ _sem: Semaphore | null;
-  /** @internal */ _next: Permit | null = null;
-  /** @internal */ _prev: Permit | null = null;
-  /** @internal */ _resolve: ((permit: Permit) => void) | undefined = undefined;
+  // Fields are assigned in the constructor rather than by class-field
+  // initializers: one allocation with a stable shape and no initializer call.
+  /** @internal */ declare _sem: Semaphore | null;
+  /** @internal */ declare _next: Permit | null;
+  /** @internal */ declare _prev: Permit | null;
+  /** @internal */ declare _resolve: ((permit: Permit) => void) | undefined;
   /** @internal Signal, timer and timestamps: allocated only for waiters that use them. */
-  _wait: Wait | undefined = undefined;
+  declare _wait: Wait | undefined;
 
   /** @internal */
   constructor(sem: Semaphore, weight: number) {
-    this._sem = sem;
     this.weight = weight;
+    this._sem = sem;
+    this._next = null;
+    this._prev = null;
+    this._resolve = undefined;
+    this._wait = undefined;
   }
 
   /** Whether this permit has been released. */
@@ -569,12 +575,17 @@ export class Semaphore {
     if (timedOut) {
       this.#timedOut++;
       reason = timeoutError(node._wait?.timeoutMs ?? 0, this.#what(node.weight));
-      if (channels.timedOut.hasSubscribers) channels.timedOut.publish({ limiter: this, weight: node.weight });
     } else {
       this.#aborted++;
-      if (channels.aborted.hasSubscribers) channels.aborted.publish({ limiter: this, weight: node.weight, reason });
     }
     this.#settle(node, false, reason);
+    // Subscribers run only once the state is consistent again: one that
+    // releases a permit re-enters `_release` safely.
+    if (timedOut) {
+      if (channels.timedOut.hasSubscribers) channels.timedOut.publish({ limiter: this, weight: node.weight });
+    } else if (channels.aborted.hasSubscribers) {
+      channels.aborted.publish({ limiter: this, weight: node.weight, reason });
+    }
     // The head was the only waiter that could block the others: removing it
     // may let the ones behind it fit now.
     if (wasHead && this.#head !== null) this.#drain();
@@ -603,17 +614,17 @@ export class Semaphore {
 
   /** Grants queued waiters from the head while they fit; stops at the first that does not. */
   #drain(): void {
-    let node = this.#head;
-    while (node !== null && node.weight <= this.#free) {
+    // The head is read afresh each time: a diagnostics subscriber may release
+    // (and so drain) re-entrantly, and must never see a waiter granted twice.
+    let node: Permit | null;
+    while ((node = this.#head) !== null && node.weight <= this.#free) {
       this.#free -= node.weight;
       this.#acquired++;
-      const next = node._next;
-      if (channels.granted.hasSubscribers) {
-        const since = node._wait?.since ?? 0;
+      const since = channels.granted.hasSubscribers ? (node._wait?.since ?? 0) : -1;
+      this.#settle(node, true, undefined);
+      if (since >= 0) {
         channels.granted.publish({ limiter: this, weight: node.weight, waitedMs: since > 0 ? Date.now() - since : 0 });
       }
-      this.#settle(node, true, undefined);
-      node = next;
     }
     if (node === null) this.#checkIdle();
   }
