@@ -31,7 +31,8 @@ const run = promisify(execFile);
 async function runExample(file: string): Promise<string> {
   const { stdout } = await run(process.execPath, ["--import", "tsx", join(root, "examples", file)], {
     cwd: root,
-    timeout: 60_000,
+    timeout: 110_000,
+    env: { ...process.env, REDIS_URL: undefined }, // the fleet example starts its own redis-server
   });
   return stdout;
 }
@@ -66,6 +67,14 @@ describe("examples/", () => {
     expect(peak).toBeLessThanOrEqual(3);
     const [, rejected, retries] = /(\d+) answered 429; client: (\d+) retries/.exec(out) ?? [];
     expect(Number(retries)).toBe(Number(rejected)); // every 429 was retried, nothing else was
+  });
+
+  it("fleet-on-redis.ts holds 4 worker processes to one limit of 3 through Redis", { timeout: 120_000 }, async () => {
+    const out = await runExample("fleet-on-redis.ts");
+    expect(out).toMatch(/^4 workers made 32 calls/m);
+    const peak = Number(/at most (\d+) calls at once \(fleet limit 3\)/.exec(out)?.[1]);
+    expect(peak).toBeGreaterThan(0);
+    expect(peak).toBeLessThanOrEqual(3);
   });
 });
 
