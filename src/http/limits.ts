@@ -208,6 +208,40 @@ export class HttpLimits {
         this.#maybeDrop(origin);
       }
     }
+    return this.#lease(origin, local, global);
+  }
+
+  /**
+   * The synchronous fast path: a lease now if every gate is open and nobody
+   * waits at any of them (never barges), else `undefined` and nothing held.
+   * Lets `limitFetch` call the inner `fetch` in the same tick as the rate is
+   * charged.
+   */
+  tryAdmit(originName: string, signal: AbortSignal | undefined): Lease | undefined {
+    // Anyone between gates in admit() (even for a microtask) goes first.
+    if (this.#closed || signal?.aborted || this.#queued > 0) return undefined;
+    const origin = this.#get(originName);
+    let local: Permit | undefined;
+    let global: Permit | undefined;
+    if (
+      now() >= origin.pausedUntil &&
+      (this.#perOrigin === undefined || (local = this.#perOrigin.tryAcquire(originName)) !== undefined) &&
+      (this.#global === undefined || (global = this.#global.tryAcquire()) !== undefined)
+    ) {
+      const rate = origin.rate?.tryAcquire();
+      if (origin.rate === undefined || rate !== undefined) {
+        rate?.release();
+        origin.refs++;
+        return this.#lease(origin, local, global);
+      }
+    }
+    global?.release();
+    local?.release();
+    this.#maybeDrop(origin);
+    return undefined;
+  }
+
+  #lease(origin: Origin, local: Permit | undefined, global: Permit | undefined): Lease {
     origin.inFlight++;
     this.#inFlight++;
     let done = false;
