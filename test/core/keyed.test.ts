@@ -1,7 +1,10 @@
 /** KeyedSemaphore: a semaphore per key, dropped when idle. */
+import fc from "fast-check";
 import { describe, expect, it, vi } from "vitest";
 import { KeyedSemaphore } from "../../src/index.js";
+import type { Permit } from "../../src/index.js";
 import { abortListeners, anyError, flush, held, track, useFakeClock } from "./helpers.js";
+import type { Tracked } from "./helpers.js";
 
 describe("KeyedSemaphore", () => {
   it("limits each key on its own; keys never wait for each other", async () => {
@@ -164,5 +167,108 @@ describe("KeyedSemaphore", () => {
     const err = await anyError(() => keyed.acquire("k", { weight: 3 }));
     expect(err).toBeInstanceOf(RangeError);
     expect(keyed.size).toBe(0);
+  });
+});
+
+describe("KeyedSemaphore properties", () => {
+  type Op =
+    | { t: "acquire"; key: number; weightSeed: number; abortable: boolean }
+    | { t: "release"; pick: number }
+    | { t: "abort"; pick: number };
+
+  it("each key behaves as its own semaphore and size counts exactly the keys in use or queued", async () => {
+    const opArb: fc.Arbitrary<Op> = fc.oneof(
+      fc.record({ t: fc.constant("acquire" as const), key: fc.integer({ min: 0, max: 2 }), weightSeed: fc.nat(), abortable: fc.boolean() }),
+      fc.record({ t: fc.constant("release" as const), pick: fc.nat() }),
+      fc.record({ t: fc.constant("abort" as const), pick: fc.nat() }),
+    );
+    const capacityOf = (key: string): number => Number(key.slice(1)) + 1; // k0: 1, k1: 2, k2: 3
+    await fc.assert(
+      fc.asyncProperty(fc.array(opArb, { maxLength: 30, size: "max" }), async (ops) => {
+        const keyed = new KeyedSemaphore(capacityOf);
+        interface W {
+          key: string;
+          weight: number;
+          t: Tracked<Permit>;
+          controller: AbortController | undefined;
+          released: boolean;
+        }
+        const waiters: W[] = [];
+        // Reference: per key, in use and the FIFO queue of waiters.
+        const inUse = new Map<string, number>();
+        const queues = new Map<string, W[]>();
+        const granted = new Set<W>();
+        const pump = (key: string): void => {
+          const queue = queues.get(key) ?? [];
+          while (queue.length > 0 && (inUse.get(key) ?? 0) + (queue[0] as W).weight <= capacityOf(key)) {
+            const w = queue.shift() as W;
+            inUse.set(key, (inUse.get(key) ?? 0) + w.weight);
+            granted.add(w);
+          }
+        };
+        for (const op of ops) {
+          if (op.t === "acquire") {
+            const key = `k${op.key}`;
+            const weight = 1 + (op.weightSeed % capacityOf(key));
+            const controller = op.abortable ? new AbortController() : undefined;
+            const options = controller ? { weight, signal: controller.signal } : { weight };
+            const w: W = { key, weight, t: track(keyed.acquire(key, options)), controller, released: false };
+            waiters.push(w);
+            const queue = queues.get(key) ?? [];
+            queues.set(key, queue);
+            queue.push(w);
+            pump(key);
+          } else if (op.t === "release") {
+            const holding = [...granted].filter((w) => !w.released);
+            const w = holding[op.pick % Math.max(1, holding.length)];
+            if (w !== undefined) {
+              held(w.t).release();
+              w.released = true;
+              inUse.set(w.key, (inUse.get(w.key) ?? 0) - w.weight);
+              pump(w.key);
+            }
+          } else {
+            const queued = [...queues.values()].flat().filter((w) => w.controller !== undefined);
+            const w = queued[op.pick % Math.max(1, queued.length)];
+            if (w !== undefined) {
+              w.controller?.abort();
+              const queue = queues.get(w.key) ?? [];
+              queue.splice(queue.indexOf(w), 1);
+              pump(w.key);
+            }
+          }
+          await flush();
+          const live = [...new Set(waiters.map((w) => w.key))].filter(
+            (key) => (inUse.get(key) ?? 0) > 0 || (queues.get(key)?.length ?? 0) > 0,
+          );
+          expect(keyed.size).toBe(live.length);
+          expect(new Set(keyed.keys())).toEqual(new Set(live));
+          for (const w of waiters) {
+            if (granted.has(w)) expect(w.t.state).toBe("fulfilled");
+            else if (queues.get(w.key)?.includes(w)) expect(w.t.state).toBe("pending");
+            else expect(w.t.state).toBe("rejected");
+          }
+        }
+        for (const w of granted) {
+          if (w.released) continue;
+          held(w.t).release();
+          w.released = true;
+        }
+        // Releasing everything grants the rest; release those too.
+        for (let round = 0; round < 40; round++) {
+          await flush();
+          for (const w of waiters) {
+            if (w.t.state === "fulfilled" && !w.released) {
+              held(w.t).release();
+              w.released = true;
+            }
+          }
+        }
+        expect(waiters.every((w) => w.t.settles === 1)).toBe(true);
+        expect(keyed.size).toBe(0);
+        for (const w of waiters) if (w.controller) expect(abortListeners(w.controller.signal)).toBe(0);
+      }),
+      { numRuns: 150 },
+    );
   });
 });

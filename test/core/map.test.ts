@@ -1,4 +1,5 @@
 /** map(): bounded concurrency over an (async) iterable, results in input order, lazy input. */
+import fc from "fast-check";
 import { describe, expect, it, vi } from "vitest";
 import { map } from "../../src/index.js";
 import { abortListeners, anyError, deferred, flush, syncError, track } from "./helpers.js";
@@ -324,5 +325,87 @@ describe("map()", () => {
     const err = await anyError(() => map([1], (x) => x, { concurency: 2 } as unknown as { concurrency: number }));
     expect(err).toBeInstanceOf(TypeError);
     expect((err as Error).message).toContain("concurency");
+  });
+});
+
+describe("map() properties", () => {
+  it("in order, bounded, lazy, and stops at the first failure — for random inputs and completion orders", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 0, max: 12 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.array(fc.nat(), { minLength: 30, maxLength: 30 }),
+        fc.option(fc.nat(), { freq: 2 }),
+        fc.boolean(),
+        async (n, concurrency, picks, failPick, asyncInput) => {
+          let pulled = 0;
+          const items = Array.from({ length: n }, (_, i) => i);
+          const source: Iterable<number> | AsyncIterable<number> = asyncInput
+            ? (async function* () {
+                for (const item of items) {
+                  pulled++;
+                  yield item;
+                }
+              })()
+            : (function* () {
+                for (const item of items) {
+                  pulled++;
+                  yield item;
+                }
+              })();
+          const gates = new Map<number, ReturnType<typeof deferred<void>>>();
+          const started: number[] = [];
+          let running = 0;
+          let maxRunning = 0;
+          const failAt = failPick === null || n === 0 ? -1 : failPick % n;
+          const failure = new Error("item failed");
+          const out = track(
+            map(
+              source,
+              async (item, index) => {
+                expect(index).toBe(item);
+                started.push(item);
+                running++;
+                maxRunning = Math.max(maxRunning, running);
+                const gate = deferred<void>();
+                gates.set(item, gate);
+                try {
+                  await gate.promise;
+                } finally {
+                  running--;
+                }
+                if (item === failAt) throw failure;
+                return item * 2;
+              },
+              { concurrency },
+            ),
+          );
+          let startedAtFailure = -1;
+          for (let step = 0; out.state === "pending" && step < picks.length + n * 2; step++) {
+            await flush();
+            expect(pulled - started.length, "read ahead").toBeLessThanOrEqual(1);
+            const open = [...gates.keys()];
+            if (open.length === 0) continue;
+            const item = open[(picks[step % picks.length] ?? 0) % open.length] as number;
+            gates.get(item)?.resolve();
+            gates.delete(item);
+            if (item === failAt) startedAtFailure = started.length;
+          }
+          for (const gate of gates.values()) gate.resolve();
+          await flush();
+          await flush();
+          expect(maxRunning).toBeLessThanOrEqual(concurrency);
+          if (failAt >= 0 && startedAtFailure >= 0) {
+            expect(out.reason).toBe(failure);
+            expect(started.length, "no callback starts after the failure").toBe(startedAtFailure);
+          } else {
+            expect(out.state).toBe("fulfilled");
+            expect(out.value).toEqual(items.map((i) => i * 2));
+            expect(started).toEqual(items); // started in input order
+          }
+        },
+      ),
+      { numRuns: 150 },
+    );
   });
 });
