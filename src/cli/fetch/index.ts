@@ -182,6 +182,10 @@ export async function fetchCommand(args: readonly string[], io: Io): Promise<num
   }
 
   const stop = new AbortController();
+  const live = new Set<AbortController>();
+  stop.signal.addEventListener("abort", () => {
+    for (const controller of live) controller.abort(stop.signal.reason);
+  });
   let interrupted = false;
   const started = performance.now();
   const counts = { read: 0, done: 0, ok: 0, failed: 0, interrupted: 0 };
@@ -241,7 +245,11 @@ export async function fetchCommand(args: readonly string[], io: Io): Promise<num
   const fetchOne = async (line: string): Promise<FetchResult> => {
     const url = parseUrl(line);
     if (typeof url === "string") return { url: line, status: null, bytes: 0, ms: 0, attempts: 0, error: url };
-    const signal = AbortSignal.any([stop.signal]);
+    // One controller per line (its signal also keys the attempt count); Ctrl-C aborts every live one.
+    // (Not AbortSignal.any([stop.signal]): on Node 20 each such signal stays attached to the long-lived source.)
+    const controller = new AbortController();
+    live.add(controller);
+    const { signal } = controller;
     let status: number | null = null;
     let bytes = 0;
     let error: string | null = null;
@@ -259,6 +267,8 @@ export async function fetchCommand(args: readonly string[], io: Io): Promise<num
       if (!response.ok) error = `HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ""}`;
     } catch (caught) {
       error = stop.signal.aborted ? "interrupted" : describeError(caught, options.timeout);
+    } finally {
+      live.delete(controller);
     }
     const entry = attempts.get(signal);
     return {
