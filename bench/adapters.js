@@ -14,6 +14,7 @@
 //   keyed(cap)         -> (key, body) => Promise    (e, keyed)
 //   map(items, fn, concurrency) -> Promise<results> (f)
 
+import process from "node:process";
 import { NaiveAbortableSemaphore, NaiveKeyed, NaiveSemaphore, NaiveWeightedSemaphore, naiveMap } from "./naive.js";
 
 const noop = () => {};
@@ -86,8 +87,10 @@ function perKey(makeTask) {
 }
 
 async function permitsModule() {
-  // The built package, as users run it (npm run bench builds it first).
-  return import("../dist/index.js");
+  // The built package, as users run it (npm run bench builds it first). run.js points
+  // PERMITS_DIST at a copy of dist/ taken when the run starts, so a rebuild by someone
+  // else in this checkout mid-run cannot change the code under test between cells.
+  return import(process.env.PERMITS_DIST ?? "../dist/index.js");
 }
 
 export const ADAPTERS = {
