@@ -289,6 +289,8 @@ export class HttpLimits {
   }
 
   stats(): HttpLimitStats {
+    // Forget origins that went quiet since (a rate recovers without an event).
+    this.#sweep();
     const origins: Record<string, OriginStats> = {};
     const t = now();
     for (const origin of this.#origins.values()) {
@@ -329,6 +331,8 @@ export class HttpLimits {
   #get(name: string): Origin {
     let origin = this.#origins.get(name);
     if (origin === undefined) {
+      // Quiet origins are dropped lazily: memory stays bounded by the active
+      // origins plus at most 64 recently quiet ones.
       if (this.#origins.size >= 64) this.#sweep();
       origin = new Origin(name, this.#rate === undefined ? undefined : new RateLimiter(this.#rate));
       this.#origins.set(name, origin);

@@ -403,6 +403,31 @@ describe("limitFetch: per-origin rate", () => {
   });
 });
 
+describe("limitFetch: nothing left behind", () => {
+  it("no timer or listener of ours survives a settled batch (aborts, pauses, body timeouts, retries)", async () => {
+    const timers = (): number => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
+    const baseline = timers();
+    let n = 0;
+    const stub = async (): Promise<Response> => {
+      n++;
+      if (n % 5 === 0) return new Response("slow down", { status: 429, headers: { "retry-after": "0" } });
+      return new Response("ok");
+    };
+    const f = limitFetch({ concurrency: 2, perOrigin: 1, rate: { limit: 100, interval: 100 }, fetch: stub, retryDelay: 1 });
+    const signals = new AbortController();
+    const jobs = Array.from({ length: 40 }, async (_, i) => {
+      const res = await f(`http://h${i % 3}.test/`, i % 9 === 0 ? { signal: signals.signal } : {});
+      return i % 4 === 0 ? res.body?.cancel() : res.text();
+    });
+    setTimeout(() => signals.abort(), 5);
+    await Promise.allSettled(jobs);
+    await expectSettled(f);
+    await sleep(150); // the rates have recovered
+    expect(f.stats().origins).toEqual({});
+    expect(timers()).toBeLessThanOrEqual(baseline);
+  });
+});
+
 describe("limitFetch: options", () => {
   it.each([
     [{ concurrency: 0 }, RangeError, "concurrency"],
