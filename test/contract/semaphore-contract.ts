@@ -99,6 +99,11 @@ async function errorOf(fn: () => unknown): Promise<unknown> {
   return undefined;
 }
 
+/** Waits (up to SOON_MS) for a tracked promise to reach `state`; a backend may need a round trip. */
+async function until<T>(t: Tracked<T>, state: "fulfilled" | "rejected"): Promise<void> {
+  await eventually(async () => expect(t.state).toBe(state));
+}
+
 function held<T>(t: Tracked<T>): T {
   expect(t.state).toBe("fulfilled");
   return t.value as T;
@@ -142,15 +147,12 @@ export function semaphoreContract(name: string, factory: SemaphoreFactory): void
         for (const [label, t] of [["a", a], ["b", b], ["c", c]] as const) void t.promise.then(() => order.push(label));
 
         await h1.release();
-        await settle();
-        expect(order).toEqual(["a"]);
+        await eventually(async () => expect(order).toEqual(["a"]));
         await h2.release();
-        await settle();
-        expect(order).toEqual(["a", "b"]);
+        await eventually(async () => expect(order).toEqual(["a", "b"]));
         expect(c.state).toBe("pending");
         await held(a).release();
-        await settle();
-        expect(order).toEqual(["a", "b", "c"]);
+        await eventually(async () => expect(order).toEqual(["a", "b", "c"]));
         await held(b).release();
         await held(c).release();
         await expectFreeSoon(sem, 2);
@@ -169,12 +171,10 @@ export function semaphoreContract(name: string, factory: SemaphoreFactory): void
         expect(heavy.state).toBe("pending");
         expect(light.state).toBe("pending");
         await h2.release();
-        await settle();
-        expect(heavy.state).toBe("fulfilled");
+        await until(heavy, "fulfilled");
         expect(light.state).toBe("pending");
         await held(heavy).release();
-        await settle();
-        expect(light.state).toBe("fulfilled");
+        await until(light, "fulfilled");
         await held(light).release();
         await expectFreeSoon(sem, 3);
       });
@@ -188,12 +188,10 @@ export function semaphoreContract(name: string, factory: SemaphoreFactory): void
         expect(newcomer.state).toBe("pending");
 
         await h.release();
-        await settle();
-        expect(heavy.state).toBe("fulfilled");
+        await until(heavy, "fulfilled");
         expect(newcomer.state).toBe("pending");
         await held(heavy).release();
-        await settle();
-        expect(newcomer.state).toBe("fulfilled");
+        await until(newcomer, "fulfilled");
         await held(newcomer).release();
       });
 
@@ -224,8 +222,7 @@ export function semaphoreContract(name: string, factory: SemaphoreFactory): void
         await settle();
         expect(waiter.state).toBe("pending");
         await q.release();
-        await settle();
-        expect(waiter.state).toBe("fulfilled");
+        await until(waiter, "fulfilled");
         await held(waiter).release();
         await held(waiter).release();
         await expectFreeSoon(sem);
@@ -320,8 +317,7 @@ export function semaphoreContract(name: string, factory: SemaphoreFactory): void
         await settle();
         const reason = new Error("stop");
         controller.abort(reason);
-        await settle();
-        expect(running.state).toBe("rejected");
+        await until(running, "rejected");
         expect(running.reason).toBe(reason);
         await h.release();
         await settle();
@@ -338,8 +334,7 @@ export function semaphoreContract(name: string, factory: SemaphoreFactory): void
         const waiter = await enqueue(sem, { signal: controller.signal });
         const reason = { custom: "reason" };
         controller.abort(reason);
-        await settle();
-        expect(waiter.state).toBe("rejected");
+        await until(waiter, "rejected");
         expect(waiter.reason).toBe(reason);
         await h.release();
         await expectFreeSoon(sem);
@@ -351,8 +346,7 @@ export function semaphoreContract(name: string, factory: SemaphoreFactory): void
         const controller = new AbortController();
         const waiter = await enqueue(sem, { signal: controller.signal });
         controller.abort();
-        await settle();
-        expect(waiter.state).toBe("rejected");
+        await until(waiter, "rejected");
         expect(waiter.reason).toBe(controller.signal.reason);
         expect((waiter.reason as Error).name).toBe("AbortError");
         await h.release();
@@ -406,9 +400,8 @@ export function semaphoreContract(name: string, factory: SemaphoreFactory): void
         const light = await enqueue(sem, { weight: 1 });
         expect(light.state).toBe("pending");
         controller.abort();
-        await settle();
-        expect(heavy.state).toBe("rejected");
-        expect(light.state).toBe("fulfilled");
+        await until(heavy, "rejected");
+        await until(light, "fulfilled");
         await held(light).release();
         await h.release();
         await expectFreeSoon(sem, 2);
@@ -421,7 +414,7 @@ export function semaphoreContract(name: string, factory: SemaphoreFactory): void
         await settle();
         const light = await enqueue(sem, { weight: 1 });
         const lightPermit = await light.promise; // granted once the heavy waiter times out
-        expect(heavy.state).toBe("rejected");
+        await until(heavy, "rejected");
         expect((heavy.reason as Error).name).toBe("TimeoutError");
         await lightPermit.release();
         await h.release();
@@ -437,13 +430,11 @@ export function semaphoreContract(name: string, factory: SemaphoreFactory): void
         const c = await enqueue(sem);
         controller.abort();
         await h.release();
-        await settle();
-        expect(a.state).toBe("fulfilled");
-        expect(b.state).toBe("rejected");
+        await until(a, "fulfilled");
+        await until(b, "rejected");
         expect(c.state).toBe("pending");
         await held(a).release();
-        await settle();
-        expect(c.state).toBe("fulfilled");
+        await until(c, "fulfilled");
         await held(c).release();
       });
     });
@@ -459,8 +450,7 @@ export function semaphoreContract(name: string, factory: SemaphoreFactory): void
         const b = await enqueue(sem, { weight: 3 });
         expect(await sem.stats()).toMatchObject({ inUse: 2, queued: 2 });
         await p.release();
-        await settle();
-        expect(a.state).toBe("fulfilled");
+        await until(a, "fulfilled");
         expect(await sem.stats()).toMatchObject({ inUse: 2, queued: 1 });
         await held(a).release();
         await settle();
@@ -476,8 +466,7 @@ export function semaphoreContract(name: string, factory: SemaphoreFactory): void
         const h = await sem.acquire();
         const waiter = await enqueue(sem);
         await sem.close();
-        await settle();
-        expect(waiter.state).toBe("rejected");
+        await until(waiter, "rejected");
         expect(waiter.reason).toBeInstanceOf(Error);
         expect((waiter.reason as Error).name).toBe("ClosedError");
         const later = await errorOf(() => sem.acquire());
@@ -494,10 +483,9 @@ export function semaphoreContract(name: string, factory: SemaphoreFactory): void
         const b = await enqueue(sem, { weight: 1, signal: new AbortController().signal, timeout: 10_000 });
         const reason = new Error("shutting down");
         await sem.close(reason);
-        await settle();
-        expect(a.state).toBe("rejected");
+        await until(a, "rejected");
         expect(a.reason).toBe(reason);
-        expect(b.state).toBe("rejected");
+        await until(b, "rejected");
         expect(b.reason).toBe(reason);
         const later = await errorOf(() => sem.acquire());
         // Issue 2 says close(reason) rejects "all waiters and later acquires"; a later acquire
@@ -526,8 +514,7 @@ export function semaphoreContract(name: string, factory: SemaphoreFactory): void
         const idle = track(sem.onIdle());
         const waiter = await enqueue(sem);
         await h.release();
-        await settle();
-        expect(waiter.state).toBe("fulfilled");
+        await until(waiter, "fulfilled");
         expect(idle.state).toBe("pending");
         await held(waiter).release();
         await expect(idle.promise).resolves.toBeUndefined();
@@ -546,8 +533,7 @@ export function semaphoreContract(name: string, factory: SemaphoreFactory): void
         const tryErr = await errorOf(() => sem.tryAcquire(3));
         expect(tryErr).toBeInstanceOf(RangeError);
         await h.release();
-        await settle();
-        expect(waiter.state).toBe("fulfilled"); // not blocked behind a doomed request
+        await until(waiter, "fulfilled"); // not blocked behind a doomed request
         await held(waiter).release();
         await expectFreeSoon(sem, 2);
       });
@@ -569,9 +555,8 @@ export function semaphoreContract(name: string, factory: SemaphoreFactory): void
           expect(a.state).toBe("pending");
           expect(b.state).toBe("pending");
           await h.release();
-          await settle();
-          expect(a.state).toBe("fulfilled");
-          expect(b.state).toBe("fulfilled");
+          await until(a, "fulfilled");
+          await until(b, "fulfilled");
           await held(a).release();
           await held(b).release();
           await expectFreeSoon(sem, 2);
@@ -597,8 +582,7 @@ export function semaphoreContract(name: string, factory: SemaphoreFactory): void
           expect((err as Error).message).toContain("wieght");
         }
         await h.release();
-        await settle();
-        expect(waiter.state).toBe("fulfilled");
+        await until(waiter, "fulfilled");
         await held(waiter).release();
         await expectFreeSoon(sem);
       });
