@@ -297,13 +297,22 @@ export function renderTimeline(run: ApproachRun, options: TimelineOptions = {}):
     // A run shorter than a column still shows.
     if (trace.started !== undefined && !cells.includes(GLYPHS.run)) cells[colOf(trace.started)] = GLYPHS.run;
     for (const w of trace.wakeUps) if (w.wasted && cells[colOf(w.at)] !== GLYPHS.run) cells[colOf(w.at)] = GLYPHS.wakeUp;
-    const painted = cells.map((ch, c) => {
-      if (ch === GLYPHS.run) return (perCol[c] ?? 0) > run.limit ? paint("red", ch) : paint("green", ch);
-      if (ch === GLYPHS.wait || ch === GLYPHS.wakeUp) return paint("dim", ch);
-      return ch;
-    });
+    // Runs of one style are painted together, so a coloured row is not one escape sequence per cell.
+    const styleOf = (ch: string, c: number): Style | undefined => {
+      if (ch === GLYPHS.run) return (perCol[c] ?? 0) > run.limit ? "red" : "green";
+      return ch === GLYPHS.wait || ch === GLYPHS.wakeUp ? "dim" : undefined;
+    };
+    let painted = "";
+    for (let c = 0; c < cols; ) {
+      const style = styleOf(cells[c] as string, c);
+      let end = c + 1;
+      while (end < cols && styleOf(cells[end] as string, end) === style) end++;
+      const text = cells.slice(c, end).join("");
+      painted += style === undefined ? text : paint(style, text);
+      c = end;
+    }
     const label = `#${trace.id}`.padStart(LABEL - 1);
-    return `${label} ${painted.join("")}${trace.error !== undefined ? paint("red", " ✗") : ""}`.trimEnd();
+    return `${label} ${painted}${trace.error !== undefined ? paint("red", " ✗") : ""}`.trimEnd();
   });
 
   const srv = perCol
