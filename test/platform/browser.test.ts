@@ -26,8 +26,7 @@ import { build } from "esbuild";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestServer, type TestServer } from "../helpers/http-server.js";
-// @ts-expect-error -- plain .mjs without declarations; only the case names are read here
-import { cases } from "./subset.mjs";
+import { cases, type CaseResult } from "./subset.mjs";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -46,13 +45,7 @@ const nodeGlobals = ["process", "Buffer", "require", "module", "global", "setImm
 /** What the core may probe: diagnostics.ts looks for `process.getBuiltinModule` and copes without it. */
 const allowedProbes = new Set(["process"]);
 
-interface CaseResult {
-  passed: number;
-  failed: number;
-  failures: { name: string; error: string }[];
-}
-
-const caseNames = (cases({}) as { name: string }[]).map((c) => c.name);
+const caseNames = cases({}).map((c) => c.name);
 const hasHttp = existsSync(join(root, "dist/http/index.js"));
 
 /** Serves the page, dist/ and test/platform/ (read-only, nothing else) from the repository root. */

@@ -39,12 +39,12 @@ const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
  * @returns {{ name: string, fn: () => Promise<void> }[]}
  */
 export function cases(permits) {
-  const { Semaphore, Lock, limit, map, KeyedSemaphore, ClosedError, PermitsError } = permits;
+  const { Semaphore, Lock, limit, map, KeyedSemaphore, RateLimiter, Limiter, ClosedError, PermitsError } = permits;
   return [
     {
       name: "exports the core API",
       fn: async () => {
-        for (const name of ["Semaphore", "Lock", "limit", "map", "KeyedSemaphore", "ClosedError", "PermitsError"]) {
+        for (const name of ["Semaphore", "Lock", "limit", "map", "KeyedSemaphore", "RateLimiter", "Limiter", "ClosedError", "PermitsError"]) {
           ok(typeof permits[name] === "function", `${name} is exported as a function`);
         }
       },
@@ -251,6 +251,27 @@ export function cases(permits) {
         a.release();
         b.release();
         equal(await perHost.run("a", async () => "ran"), "ran", "keyed run");
+      },
+    },
+    {
+      name: "RateLimiter spaces starts; Limiter bounds concurrency and rate together",
+      fn: async () => {
+        // 100 per second with a burst of 2: two start at once, the third ~10 ms later.
+        const rate = new RateLimiter({ limit: 100, interval: 1000, burst: 2 });
+        const t0 = Date.now();
+        /** @type {number[]} */
+        const starts = [];
+        await Promise.all([0, 1, 2].map(() => rate.run(() => starts.push(Date.now() - t0))));
+        equal(starts.length, 3, "all three started");
+        ok((starts[2] ?? 0) >= 5, `the third start waited for the rate (started at ${starts[2]} ms)`);
+        equal(rate.queued, 0, "nothing left queued");
+
+        const limiter = new Limiter({ concurrency: 1, rate: { limit: 1000, interval: 1000 } });
+        const held = await limiter.acquire();
+        ok(limiter.tryAcquire() === undefined, "the concurrency half is full");
+        held.release();
+        equal(await limiter.run(async () => "ran"), "ran", "Limiter.run");
+        limiter.close();
       },
     },
   ];
