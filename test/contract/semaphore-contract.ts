@@ -301,6 +301,19 @@ export function semaphoreContract(name: string, factory: SemaphoreFactory): void
         await expectFreeSoon(sem);
       });
 
+      it("a permit released inside fn is not released again when fn ends", async () => {
+        const sem = await make(1);
+        let other: PermitLike | undefined;
+        await sem.run(async (permit) => {
+          await permit.release();
+          other = await sem.acquire({ timeout: SOON_MS }); // someone else takes the permit
+        });
+        await settle();
+        expect(await sem.tryAcquire(1)).toBeUndefined(); // run's own release freed nothing of other's
+        await other?.release();
+        await expectFreeSoon(sem);
+      });
+
       it("an aborted wait never calls fn", async () => {
         const sem = await make(1);
         const h = await sem.acquire();

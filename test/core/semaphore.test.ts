@@ -16,6 +16,7 @@ import {
   track,
   useFakeClock,
 } from "./helpers.js";
+import type { Tracked } from "./helpers.js";
 
 afterEach(() => {
   vi.useRealTimers();
@@ -428,6 +429,21 @@ describe("run()", () => {
     held(next).release();
     expect(sem.inUse).toBe(0);
     expect(abortListeners(controller.signal)).toBe(0);
+  });
+
+  it("a permit released inside run() is not released again when fn ends", async () => {
+    const sem = new Semaphore(1);
+    let next: Tracked<Permit> | undefined;
+    await sem.run(async (permit) => {
+      permit.release(); // fn gives the permit back early...
+      next = track(sem.acquire()); // ...and someone else takes it
+      await flush();
+    });
+    expect(next?.state).toBe("fulfilled");
+    expect(sem.inUse).toBe(1); // run's own release freed nothing of next's
+    expect(sem.tryAcquire()).toBeUndefined();
+    held(next as Tracked<Permit>).release();
+    expect(sem.inUse).toBe(0);
   });
 
   it("run with a weight holds that weight while fn runs", async () => {
