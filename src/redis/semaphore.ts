@@ -134,7 +134,8 @@ interface Waiter {
 class Hub {
   readonly #adapter: RedisAdapter;
   #pubsub: PubSub | undefined;
-  readonly #channels = new Map<string, { refs: number; ready: Promise<void> | undefined; live: boolean }>();
+  readonly #channels = new Map<string, { refs: number; ready: Promise<void> | undefined; live: boolean; epoch: number }>();
+  #epochs = 0;
   readonly waiters: Map<string, Waiter> = new Map();
   readonly #semaphores = new Set<RedisSemaphore>();
   #linger: ReturnType<typeof setTimeout> | undefined;
@@ -148,7 +149,9 @@ class Hub {
       (_channel, message) => this.#dispatch(message),
       () => {
         // (Re)connected: wake-ups sent while we were away are lost, so every
-        // semaphore with waiters asks Redis where they stand.
+        // semaphore with waiters asks Redis where they stand, and requests
+        // on the wire right now will ask once their reply is in.
+        for (const entry of this.#channels.values()) entry.epoch = ++this.#epochs;
         for (const sem of this.#semaphores) sem._tickSoon();
       },
     );
@@ -168,7 +171,7 @@ class Hub {
     this.#semaphores.add(sem);
     let entry = this.#channels.get(channel);
     if (entry === undefined) {
-      entry = { refs: 0, ready: undefined, live: false };
+      entry = { refs: 0, ready: undefined, live: false, epoch: ++this.#epochs };
       this.#channels.set(channel, entry);
     }
     entry.refs++;
@@ -184,15 +187,21 @@ class Hub {
             // Without the subscription wake-ups are only heard at heartbeats:
             // try again with the next waiter.
             e.ready = undefined;
+            e.epoch = ++this.#epochs;
           },
         );
     }
     return entry.live;
   }
 
-  /** Whether `channel` is subscribed now. */
-  isLive(channel: string): boolean {
-    return this.#channels.get(channel)?.live === true;
+  /**
+   * An id of the current, confirmed subscription to `channel` (-1 if none):
+   * the same id before and after a request proves no wake-up could be missed
+   * in between.
+   */
+  epoch(channel: string): number {
+    const entry = this.#channels.get(channel);
+    return entry?.live === true ? entry.epoch : -1;
   }
 
   /** Resolves once `channel` is subscribed (or the attempt failed). */
@@ -752,10 +761,6 @@ export class RedisSemaphore {
     this.#waiters.set(waiter.id, waiter);
     this.#hub.waiters.set(waiter.id, waiter);
     if (this.#waiters.size > this.#maxQueued) this.#maxQueued = this.#waiters.size;
-    if (!this.#holding) {
-      this.#holding = true;
-      this.#hub.hold(this, this.#channel);
-    }
     if (signal !== undefined) {
       waiter.onAbort = () => {
         this.#aborted++;
@@ -777,7 +782,7 @@ export class RedisSemaphore {
   /** Sends (or re-sends, after Redis forgot it) a waiter's acquire script. */
   #send(waiter: Waiter): void {
     waiter.state = SENDING;
-    const heard = this.#hub.isLive(this.#channel);
+    const epoch = this.#hub.epoch(this.#channel);
     this.#call(scripts.acquire, this.#acquireArgs(waiter.id, waiter.weight, "wait")).then(
       (raw) => {
         const reply = raw as number[];
@@ -796,10 +801,16 @@ export class RedisSemaphore {
         }
         if (waiter.state !== SENDING) return; // granted by a wake-up that overtook the reply
         waiter.state = QUEUED;
+        // Subscribe only once someone actually waits: an uncontended acquire
+        // never needs the subscriber connection.
+        if (!this.#holding) {
+          this.#holding = true;
+          this.#hub.hold(this, this.#channel);
+        }
         const delay = Number(reply[3]);
         this.#scheduleTick(this.leaseMs / 3);
         if (delay >= 0) this.#scheduleTick(delay + 1); // fallback: the earliest lease may run out
-        if (!heard) {
+        if (epoch === -1 || epoch !== this.#hub.epoch(this.#channel)) {
           // The wake-up may have been published before our subscription was
           // in place: once it is, ask Redis.
           void this.#hub.ready(this.#channel).then(() => {

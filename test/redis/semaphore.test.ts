@@ -106,7 +106,7 @@ describe("RedisSemaphore", () => {
       const held = await Promise.all(sems.map((s) => s.acquire()));
       const waiting = sems.map((s) => s.acquire());
       await sleep(100);
-      const list = await redis.client("LIST", "TYPE", "pubsub");
+      const list = await redis.call("CLIENT", "LIST", "TYPE", "pubsub");
       // our other tests' clients may be subscribed too; count this client's subscriber by its channels
       const subscribers = String(list)
         .split("\n")
@@ -128,7 +128,7 @@ describe("RedisSemaphore", () => {
       const held = await holder.acquire();
       const waiting = waiter.acquire();
       await sleep(50);
-      await redis.client("KILL", "TYPE", "pubsub"); // drop every subscriber connection
+      await redis.call("CLIENT", "KILL", "TYPE", "pubsub"); // drop every subscriber connection
       await held.release(); // the wake-up is published to nobody
       const started = Date.now();
       const permit = await waiting;
