@@ -179,6 +179,12 @@ describe("limitFetch: response bodies", () => {
     expect(f.stats().inFlight).toBe(0);
   });
 
+  it("has fetch's type: assignable where `typeof fetch` is expected", async () => {
+    const s = await server();
+    const asFetch: typeof fetch = limitFetch({ concurrency: 1 });
+    expect(await (await asFetch(s.url)).text()).toBe("ok\n");
+  });
+
   it("a Request object and a URL object work as input; HEAD releases at once", async () => {
     const s = await server();
     const f = limitFetch({ concurrency: 1 });
