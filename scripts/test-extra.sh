@@ -7,7 +7,10 @@
 #                import + require() of every subpath on Node 20 and 24,
 #                every runtime export typed for import and require, the
 #                core's size budget (min+gzip);
-#   3. docs      `typedoc --emit none`: the API reference builds (`npm run docs`
+#   3. tsdoc     (scripts/check-tsdoc.mjs): every public export has a
+#                description and (values) an @example; every acquire/run has
+#                "Fairness" and "Cancel safety" paragraphs;
+#   4. docs      `typedoc --emit none`: the API reference builds (`npm run docs`
 #                writes it to docs/api/).
 # Needs dist/ (npm test builds it first). Exits non-zero if any step failed,
 # and ends with one line "extra: N passed, N failed" (one per step).
@@ -34,6 +37,7 @@ step() { # step <name> <command...>
 
 step runtimes bash scripts/test-runtimes.sh "${runtimes_args[@]}"
 step package bash scripts/check-package.sh
+step tsdoc node scripts/check-tsdoc.mjs
 step docs node_modules/.bin/typedoc --emit none --logLevel Error
 
 echo

@@ -52,11 +52,35 @@ import {
   type ObservableGauge,
 } from "@opentelemetry/api";
 
-/** The attribute that names the limiter on every point. */
+/**
+ * The attribute that names the limiter on every point.
+ *
+ * @example
+ * ```ts
+ * import { ATTR_LIMITER_NAME } from "permits/otel";
+ * console.log(ATTR_LIMITER_NAME); // "permits.limiter.name" — filter or group your dashboards by it
+ * ```
+ */
 export const ATTR_LIMITER_NAME = "permits.limiter.name";
-/** The attribute that tells a concurrency limit from a rate. */
+/**
+ * The attribute that tells a concurrency limit from a rate: `concurrency` or `rate`.
+ *
+ * @example
+ * ```ts
+ * import { ATTR_LIMITER_KIND } from "permits/otel";
+ * console.log(ATTR_LIMITER_KIND); // "permits.limiter.kind"
+ * ```
+ */
 export const ATTR_LIMITER_KIND = "permits.limiter.kind";
-/** The attribute that tells why a waiter gave up: `aborted` or `timeout`. */
+/**
+ * The attribute that tells why a waiter gave up: `aborted` or `timeout`.
+ *
+ * @example
+ * ```ts
+ * import { ATTR_CANCELLATION_REASON } from "permits/otel";
+ * console.log(ATTR_CANCELLATION_REASON); // "permits.cancellation.reason"
+ * ```
+ */
 export const ATTR_CANCELLATION_REASON = "permits.cancellation.reason";
 
 /** Buckets (seconds) for the wait histogram: from "no wait" to a minute. */

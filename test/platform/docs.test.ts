@@ -1,6 +1,7 @@
 /**
  * The guides' code blocks run: every ```ts block of the guides listed below
- * (choosing limits, cancellation, distributed, observability) is written to
+ * (choosing limits, cancellation, distributed, observability), and every TSDoc
+ * @example of the core and permits/otel sources, is written to
  * a scratch .mjs file (types stripped by esbuild, nothing else changed) and
  * run by node, the package resolved by name to dist/ as a user's code would
  * resolve it. A block fenced ```ts no-run is only
@@ -40,14 +41,40 @@ function blocks(guide: string): Block[] {
   return found;
 }
 
-const all = guides.flatMap(blocks);
+/** TSDoc @example blocks of these sources run the same way (rate and http ones: test/rate/examples.test.ts). */
+const sources = [
+  "src/index.ts",
+  "src/core/semaphore.ts",
+  "src/core/keyed.ts",
+  "src/core/limit.ts",
+  "src/core/map.ts",
+  "src/core/errors.ts",
+  "src/core/diagnostics.ts",
+  "src/otel/index.ts",
+];
 
-describe("docs/ guides: code blocks run", () => {
+function examples(source: string): Block[] {
+  const text = readFileSync(join(root, source), "utf8");
+  const found: Block[] = [];
+  const re = /@example\s*\n\s*\*\s*```ts\n([\s\S]*?)\n\s*\*\s*```/g;
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+    const code = (m[1] ?? "")
+      .split("\n")
+      .map((line) => line.replace(/^\s*\* ?/, ""))
+      .join("\n");
+    found.push({ guide: source, line: text.slice(0, m.index).split("\n").length, code });
+  }
+  return found;
+}
+
+const all = [...guides.flatMap(blocks), ...sources.flatMap(examples)];
+
+describe("docs/ guides and TSDoc examples: code blocks run", () => {
   mkdirSync(scratch, { recursive: true });
   afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
   it("found the blocks", () => {
-    expect(all.length).toBeGreaterThanOrEqual(8);
+    expect(all.length).toBeGreaterThanOrEqual(30);
   });
 
   it.each(all.map((b) => [`${b.guide}:${b.line}`, b] as const))("%s", async (_name, block) => {
