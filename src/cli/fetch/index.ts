@@ -31,7 +31,7 @@ stdout, in the order the requests finish:
   status    the HTTP status, or null when no response arrived
   bytes     the length of the response body in bytes
   ms        from the first attempt being sent to the body read (or the failure)
-  attempts  requests sent for this line (1 + retries); 0 for a malformed line
+  attempts  attempts for this line (1 + retries), always at least 1
   error     null on success, else what went wrong: an HTTP status of 400 and up,
             a network error, a timeout, a malformed URL, "interrupted"
 
@@ -244,7 +244,7 @@ export async function fetchCommand(args: readonly string[], io: Io): Promise<num
 
   const fetchOne = async (line: string): Promise<FetchResult> => {
     const url = parseUrl(line);
-    if (typeof url === "string") return { url: line, status: null, bytes: 0, ms: 0, attempts: 0, error: url };
+    if (typeof url === "string") return { url: line, status: null, bytes: 0, ms: 0, attempts: 1, error: url };
     // One controller per line (its signal also keys the attempt count); Ctrl-C aborts every live one.
     // (Not AbortSignal.any([stop.signal]): on Node 20 each such signal stays attached to the long-lived source.)
     const controller = new AbortController();
@@ -276,7 +276,7 @@ export async function fetchCommand(args: readonly string[], io: Io): Promise<num
       status,
       bytes,
       ms: entry ? Math.round(performance.now() - entry.first) : 0,
-      attempts: entry?.count ?? 0,
+      attempts: entry?.count ?? 1, // at least 1, also for a line cancelled before its request went out
       error,
     };
   };
@@ -313,7 +313,7 @@ export async function fetchCommand(args: readonly string[], io: Io): Promise<num
         permit = await readAhead.acquire({ signal: stop.signal });
       } catch {
         // Interrupted while waiting for room: this line still gets its result.
-        emit({ url: line, status: null, bytes: 0, ms: 0, attempts: 0, error: "interrupted" });
+        emit({ url: line, status: null, bytes: 0, ms: 0, attempts: 1, error: "interrupted" });
         break;
       }
       const task = fetchOne(line)
