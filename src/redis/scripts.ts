@@ -132,7 +132,8 @@ end
 /**
  * ACQUIRE: ARGV = capacity, id, weight, leaseMs, mode ("try" | "wait"), channel, waiterTtlMs
  * Returns {1, token, used, capacity} granted now; {0, used, capacity} not free
- * (mode "try"); {2, used, capacity, earliestLeaseDelayMs} queued;
+ * (mode "try"); {2, used, capacity, earliestLeaseDelayMs} queued. Idempotent
+ * per id: a retry finds the grant or the queue place of its first attempt.
  * or the error "PERMITS_CAPACITY <stored>" when the stored capacity differs.
  */
 export const ACQUIRE: string = `${PRELUDE}
@@ -146,7 +147,14 @@ local now = now_ms()
 local id, w, lease = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local used = grant(now, reap(now), ARGV[6])
 local result
-if redis.call('ZCARD', KEYS[4]) == 0 and used + w <= cap then
+-- A retried request (its first reply was lost) finds itself: idempotent.
+local mine = redis.call('HGET', KEYS[3], id)
+if mine then
+  result = {1, tonumber(string.match(mine, ':(%d+)$')), used, cap}
+elseif redis.call('ZSCORE', KEYS[4], id) then
+  redis.call('ZADD', KEYS[6], now + tonumber(ARGV[7]), id)
+  result = {2, used, cap, earliest_delay(now)}
+elseif redis.call('ZCARD', KEYS[4]) == 0 and used + w <= cap then
   used = used + w
   local token = next_token()
   redis.call('ZADD', KEYS[2], now + lease, id)

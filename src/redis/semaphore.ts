@@ -57,6 +57,15 @@ export interface RedisSemaphoreOptions {
    * @defaultValue 5_000
    */
   commandTimeoutMs?: number | undefined;
+  /**
+   * What `acquire` does while Redis cannot be reached: `"reject"` with a
+   * {@link RedisUnavailableError} (queued waiters too, at their next
+   * heartbeat), or `"wait"` — keep waiting (bounded by the caller's `signal`
+   * and `timeout`) and retry every 250 ms until Redis answers again.
+   * `tryAcquire` and `inspect` always reject.
+   * @defaultValue `"reject"`
+   */
+  whenUnavailable?: "reject" | "wait" | undefined;
 }
 
 /** A snapshot of one process's view of a Redis semaphore, from `stats()`. */
@@ -98,7 +107,7 @@ export interface RedisSemaphoreSnapshot {
 }
 
 const ACQUIRE_KEYS: readonly string[] = ["weight", "signal", "timeout"];
-const OPTION_KEYS: readonly string[] = ["leaseMs", "prefix", "commandTimeoutMs"];
+const OPTION_KEYS: readonly string[] = ["leaseMs", "prefix", "commandTimeoutMs", "whenUnavailable"];
 const MAX_TIMEOUT = 2_147_483_647;
 /** How long an unused subscription (and then the subscriber connection) is kept. */
 const LINGER_MS = 250;
@@ -113,6 +122,10 @@ function nextId(): string {
 const SENDING = 0;
 const QUEUED = 1;
 const DONE = 2;
+/** Redis was unavailable: waiting (option `whenUnavailable: "wait"`) to send again. */
+const RETRY = 3;
+/** How often a waiter retries while Redis is unavailable (whenUnavailable: "wait"). */
+const RETRY_MS = 250;
 
 interface Waiter {
   readonly id: string;
@@ -382,6 +395,7 @@ export class RedisSemaphore {
   readonly #keys: readonly string[];
   readonly #channel: string;
   readonly #commandTimeoutMs: number;
+  #wait = false;
   readonly #waiters = new Map<string, Waiter>();
   readonly #held = new Map<string, RedisPermit>();
   #heldWeight = 0;
@@ -433,6 +447,14 @@ export class RedisSemaphore {
       if (options.leaseMs !== undefined) leaseMs = checkInteger("leaseMs", options.leaseMs, 30);
       if (options.commandTimeoutMs !== undefined) {
         commandTimeoutMs = checkInteger("commandTimeoutMs", options.commandTimeoutMs, 1);
+      }
+      if (options.whenUnavailable !== undefined) {
+        if (options.whenUnavailable !== "reject" && options.whenUnavailable !== "wait") {
+          throw new TypeError(
+            `Expected \`whenUnavailable\` to be "reject" or "wait", got ${describe(options.whenUnavailable)}`,
+          );
+        }
+        this.#wait = options.whenUnavailable === "wait";
       }
     }
     this.name = name;
@@ -820,6 +842,12 @@ export class RedisSemaphore {
       },
       (error: unknown) => {
         if (waiter.state === DONE) return;
+        if (this.#wait && error instanceof RedisUnavailableError) {
+          // Keep waiting; the retry re-sends the same id, which is idempotent.
+          waiter.state = RETRY;
+          this.#scheduleTick(RETRY_MS);
+          return;
+        }
         this.#settleWaiter(waiter);
         waiter.reject(error);
         // It may have been queued before the reply was lost: take it out.
@@ -876,7 +904,7 @@ export class RedisSemaphore {
    */
   #cancel(waiter: Waiter, reason: unknown): void {
     if (waiter.state === DONE) return;
-    const wasQueued = waiter.state === QUEUED;
+    const wasQueued = waiter.state === QUEUED || waiter.state === RETRY;
     this.#settleWaiter(waiter);
     waiter.reject(reason);
     if (channels.aborted.hasSubscribers) channels.aborted.publish({ limiter: this, weight: waiter.weight, reason });
@@ -942,7 +970,15 @@ export class RedisSemaphore {
     }
     const permits = [...this.#held.keys()];
     const waiters: string[] = [];
-    for (const waiter of this.#waiters.values()) if (waiter.state === QUEUED) waiters.push(waiter.id);
+    let retrying = false;
+    for (const waiter of this.#waiters.values()) {
+      if (waiter.state === QUEUED) waiters.push(waiter.id);
+      else if (waiter.state === RETRY) {
+        retrying = true;
+        if (this.#adapter.down === undefined) this.#send(waiter);
+      }
+    }
+    if (retrying) this.#scheduleTick(RETRY_MS);
     if (permits.length === 0 && waiters.length === 0) {
       if (this.#waiters.size > 0) this.#scheduleTick(this.leaseMs / 3);
       return;
@@ -975,8 +1011,13 @@ export class RedisSemaphore {
           if (this.#waiters.size > 0 && Number(earliest) >= 0) this.#scheduleTick(Number(earliest) + 1);
         },
         (error: unknown) => {
-          // Redis unreachable: waiters learn it now rather than hang; a held
-          // permit is lost once its lease has surely run out.
+          // Redis unreachable: waiters learn it now rather than hang (unless
+          // asked to wait); a held permit is lost once its lease has surely
+          // run out.
+          if (this.#wait && error instanceof RedisUnavailableError) {
+            for (const waiter of this.#waiters.values()) if (waiter.state === QUEUED) waiter.state = RETRY;
+            this.#scheduleTick(RETRY_MS);
+          }
           for (const waiter of [...this.#waiters.values()]) {
             if (waiter.state !== QUEUED) continue;
             this.#settleWaiter(waiter);

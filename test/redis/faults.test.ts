@@ -76,6 +76,45 @@ describe("Redis stopped and restarted during a run", () => {
   }, 30_000);
 });
 
+describe("Redis unavailable with whenUnavailable: \"wait\"", () => {
+  let server: RedisServer;
+  let redis: Redis;
+
+  beforeAll(async () => {
+    server = await startRedisServer();
+    redis = new Redis(server.port, server.host, { retryStrategy: () => 50, maxRetriesPerRequest: 1 });
+    redis.on("error", () => {});
+    await redis.ping();
+  });
+
+  afterAll(async () => {
+    redis.disconnect();
+    await server.stop();
+  });
+
+  it("waits through an outage (bounded by timeout and signal) and is granted once Redis is back", async () => {
+    const sem = new RedisSemaphore(redis, "outage-wait", 1, { leaseMs: 3_000, whenUnavailable: "wait" });
+    const held = await sem.acquire();
+    const queued = sem.acquire(); // queued before the outage
+    await until("queued in Redis", async () => (await sem.inspect()).waiters.length === 1);
+    await server.stop();
+    const during = sem.acquire(); // asked during the outage
+    const bounded = sem.acquire({ timeout: 300 });
+    await expect(bounded).rejects.toMatchObject({ name: "TimeoutError" });
+    await expect(sem.tryAcquire()).rejects.toBeInstanceOf(RedisUnavailableError);
+    await sleep(300);
+    await server.start(); // empty: no persistence
+    await until("client reconnected", () => redis.status === "ready");
+    await held.release(); // its lease is gone with the data; nothing to free
+    const first = await queued;
+    await first.release();
+    const second = await during;
+    expect(second.token).toBeGreaterThan(first.token);
+    await second.release();
+    await sem.onIdle();
+  }, 30_000);
+});
+
 describe("Redis Cluster (3 masters on loopback)", () => {
   let cluster: RedisCluster;
 
