@@ -93,6 +93,20 @@ describe("limit()", () => {
     await Promise.all(calls.map((c) => c.promise));
   });
 
+  it("concurrency Infinity is accepted, as p-limit accepts it, and runs everything at once", async () => {
+    const lim = limit(Number.POSITIVE_INFINITY);
+    expect(lim.concurrency).toBe(Number.POSITIVE_INFINITY);
+    const gates = Array.from({ length: 50 }, () => deferred());
+    const calls = gates.map((gate) => lim(() => gate.promise));
+    await flush();
+    expect(lim.activeCount).toBe(50);
+    expect(lim.pendingCount).toBe(0);
+    for (const gate of gates) gate.resolve();
+    await Promise.all(calls);
+    lim.concurrency = 2;
+    expect(lim.concurrency).toBe(2);
+  });
+
   it("shrinking concurrency lets running calls finish and limits new starts", async () => {
     const lim = limit(3);
     const gates = Array.from({ length: 5 }, () => deferred());

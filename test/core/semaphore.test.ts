@@ -912,6 +912,23 @@ describe("close()", () => {
     expect(sem.inUse).toBe(0);
   });
 
+  it("close(reason) rejects later acquires with that same reason", async () => {
+    // Issue 2: "error named ClosedError unless reason given" — for waiters and later acquires alike.
+    const sem = new Semaphore(1);
+    const reason = new Error("maintenance");
+    sem.close(reason);
+    await expect(sem.acquire()).rejects.toBe(reason);
+    await expect(sem.run(() => 1)).rejects.toBe(reason);
+  });
+
+  it("tryAcquire on a closed semaphore returns undefined and takes nothing", () => {
+    // Not fixed by issue 2; the implementation documents `undefined` (check `closed`).
+    const sem = new Semaphore(2);
+    sem.close();
+    expect(sem.tryAcquire()).toBeUndefined();
+    expect(sem.inUse).toBe(0);
+  });
+
   it("held permits still release normally after close", async () => {
     const sem = new Semaphore(2);
     const p = await sem.acquire({ weight: 2 });
