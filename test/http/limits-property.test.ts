@@ -94,7 +94,7 @@ describe("limitFetch: property (stub fetch, fake timers)", () => {
             const ac = new AbortController();
             if (c.abortAfter !== undefined) setTimeout(() => ac.abort(new Error("abort")), c.abortAfter);
             f(url, { signal: ac.signal })
-              .then((res) => (c.cancelBody ? res.body?.cancel() : res.text()))
+              .then(async (res): Promise<unknown> => (c.cancelBody ? res.body?.cancel() : res.text()))
               .then(
                 () => settled.set(i, (settled.get(i) ?? 0) + 1),
                 () => settled.set(i, (settled.get(i) ?? 0) + 1),
