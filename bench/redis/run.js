@@ -159,20 +159,29 @@ async function contended(lib, port, admin) {
   };
 }
 
-async function uncontended(lib, port) {
-  const w = startWorker(port);
-  await w.ready;
-  const out = { plain: 0, awaited: 0 };
-  // Best of 3 short rounds each: on a shared machine the best round is the least disturbed one.
-  for (let round = 0; round < 3; round++) {
+/**
+ * Uncontended acquire+release pairs/s, one process, one task. The libraries
+ * take turns in short rounds (best round kept), so on a shared machine each
+ * sees the same load instead of one getting a quiet minute and another a busy one.
+ */
+async function uncontended(libs, port) {
+  const workers = new Map();
+  for (const lib of libs) workers.set(lib, startWorker(port));
+  await Promise.all([...workers.values()].map((w) => w.ready));
+  const best = new Map(libs.map((lib) => [lib, { plain: 0, awaited: 0 }]));
+  for (let round = 0; round < 5; round++) {
     for (const awaitRelease of [false, true]) {
-      w.send({ cmd: "uncontended", lib, name: `bench-solo-${lib}-${awaitRelease}-${round}-${Date.now()}`, ms: 1000, awaitRelease });
-      const key = awaitRelease ? "awaited" : "plain";
-      out[key] = Math.max(out[key], (await w.next("result")).result.pairsPerSec);
+      for (const lib of libs) {
+        const w = workers.get(lib);
+        w.send({ cmd: "uncontended", lib, name: `bench-solo-${lib}-${awaitRelease}-${round}-${Date.now()}`, ms: 500, awaitRelease });
+        const key = awaitRelease ? "awaited" : "plain";
+        const out = best.get(lib);
+        out[key] = Math.max(out[key], (await w.next("result")).result.pairsPerSec);
+      }
     }
   }
-  w.send({ cmd: "exit" });
-  return out;
+  for (const w of workers.values()) w.send({ cmd: "exit" });
+  return best;
 }
 
 async function crashRecovery(lib, port) {
@@ -205,12 +214,6 @@ try {
     } catch (error) {
       row = { lib, failed: String(error?.message ?? error) };
     }
-    process.stderr.write(`${lib}: uncontended ...\n`);
-    try {
-      row.solo = await uncontended(lib, redis.port);
-    } catch (error) {
-      row.solo = { plain: NaN, awaited: NaN, failed: String(error) };
-    }
     process.stderr.write(`${lib}: crash recovery ...\n`);
     try {
       row.recovery = await crashRecovery(lib, redis.port);
@@ -218,6 +221,13 @@ try {
       row.recovery = undefined;
     }
     rows.push(row);
+  }
+  process.stderr.write(`uncontended, interleaved ...\n`);
+  try {
+    const solo = await uncontended(LIBS, redis.port);
+    for (const row of rows) row.solo = solo.get(row.lib);
+  } catch (error) {
+    for (const row of rows) row.solo = { plain: NaN, awaited: NaN, failed: String(error) };
   }
 } finally {
   admin.disconnect();

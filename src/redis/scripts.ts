@@ -52,10 +52,15 @@ local function weight_of(v)
   return tonumber(string.match(v, '^(%d+)'))
 end
 
+-- The stored capacity (nil if new) and held weight, in one call.
+local function load()
+  local m = redis.call('HMGET', KEYS[1], 'capacity', 'used')
+  return tonumber(m[1]), tonumber(m[2] or '0')
+end
+
 -- Drops leases that ran out and waiters that stopped sending heartbeats;
 -- returns the held weight afterwards.
-local function reap(now)
-  local used = tonumber(redis.call('HGET', KEYS[1], 'used') or '0')
+local function reap(now, used)
   local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
   if #expired > 0 then
     for _, id in ipairs(expired) do
@@ -83,22 +88,29 @@ end
 -- keep increasing even if Redis loses its data (a restart without
 -- persistence) — as long as fewer than a million grants a second were made.
 local function next_token()
-  if redis.call('HEXISTS', KEYS[1], 'token') == 0 then
+  local token = redis.call('HINCRBY', KEYS[1], 'token', 1)
+  if token == 1 then
+    -- a new counter (or Redis lost its data): start from the clock
     local t = redis.call('TIME')
-    redis.call('HSET', KEYS[1], 'token', t[1] .. string.format('%06d', tonumber(t[2])))
+    token = tonumber(t[1]) * 1000000 + tonumber(t[2])
+    redis.call('HSET', KEYS[1], 'token', int(token))
   end
-  return redis.call('HINCRBY', KEYS[1], 'token', 1)
+  return token
 end
 
 -- Grants the head of the queue while it fits; the first waiter that does not
 -- fit stops the hand-out, so a heavy waiter is never starved by light ones.
-local function grant(now, used, channel)
-  local cap = tonumber(redis.call('HGET', KEYS[1], 'capacity') or '0')
+-- Returns the held weight and whether the queue is now empty.
+local function grant(now, used, cap, channel)
   local names = {}
+  local empty = false
   while true do
     local head = redis.call('ZRANGE', KEYS[4], 0, 0)
     local id = head[1]
-    if not id then break end
+    if not id then
+      empty = true
+      break
+    end
     local v = redis.call('HGET', KEYS[5], id)
     if not v then
       -- an entry without its weight cannot be served: drop it
@@ -119,7 +131,7 @@ local function grant(now, used, channel)
     end
   end
   if #names > 0 then publish(channel, table.concat(names, ' ')) end
-  return used
+  return used, empty
 end
 
 local function earliest_delay(now)
@@ -130,31 +142,33 @@ end
 `;
 
 /**
- * ACQUIRE: ARGV = capacity, id, weight, leaseMs, mode ("try" | "wait"), channel, waiterTtlMs
+ * ACQUIRE: ARGV = capacity, id, weight, leaseMs, mode ("try" | "wait"), channel, waiterTtlMs, retry ("1" | "0")
  * Returns {1, token, used, capacity} granted now; {0, used, capacity} not free
- * (mode "try"); {2, used, capacity, earliestLeaseDelayMs} queued. Idempotent
- * per id: a retry finds the grant or the queue place of its first attempt.
- * or the error "PERMITS_CAPACITY <stored>" when the stored capacity differs.
+ * (mode "try"); {2, used, capacity, earliestLeaseDelayMs} queued. With retry
+ * "1" it is idempotent per id: a retry finds the grant or the queue place of
+ * its first attempt. Or the error "PERMITS_CAPACITY <stored>" when the stored capacity differs.
  */
 export const ACQUIRE: string = `${PRELUDE}
 local cap = tonumber(ARGV[1])
-local stored = redis.call('HGET', KEYS[1], 'capacity')
-if stored and tonumber(stored) ~= cap then
+local stored, used = load()
+if stored and stored ~= cap then
   return redis.error_reply('PERMITS_CAPACITY ' .. stored)
 end
 if not stored then redis.call('HSET', KEYS[1], 'capacity', cap) end
 local now = now_ms()
 local id, w, lease = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
-local used = grant(now, reap(now), ARGV[6])
+local empty
+used, empty = grant(now, reap(now, used), cap, ARGV[6])
 local result
--- A retried request (its first reply was lost) finds itself: idempotent.
-local mine = redis.call('HGET', KEYS[3], id)
+local mine = ARGV[8] == '1' and redis.call('HGET', KEYS[3], id)
 if mine then
+  -- A retry (the first reply was lost) finds its grant: idempotent.
   result = {1, tonumber(string.match(mine, ':(%d+)$')), used, cap}
-elseif redis.call('ZSCORE', KEYS[4], id) then
+elseif ARGV[8] == '1' and redis.call('ZSCORE', KEYS[4], id) then
+  -- ... or its place in the queue.
   redis.call('ZADD', KEYS[6], now + tonumber(ARGV[7]), id)
   result = {2, used, cap, earliest_delay(now)}
-elseif redis.call('ZCARD', KEYS[4]) == 0 and used + w <= cap then
+elseif empty and used + w <= cap then
   used = used + w
   local token = next_token()
   redis.call('ZADD', KEYS[2], now + lease, id)
@@ -181,7 +195,8 @@ return result
  */
 export const RELEASE: string = `${PRELUDE}
 local now = now_ms()
-local used = reap(now)
+local cap, used = load()
+used = reap(now, used)
 local freed = 0
 for i = 2, #ARGV do
   local id = ARGV[i]
@@ -194,7 +209,7 @@ for i = 2, #ARGV do
   end
 end
 if used < 0 then used = 0 end
-used = grant(now, used, ARGV[1])
+used = grant(now, used, cap or 0, ARGV[1])
 redis.call('HSET', KEYS[1], 'used', used)
 return {freed, used}
 `;
@@ -207,7 +222,8 @@ return {freed, used}
  */
 export const CANCEL: string = `${PRELUDE}
 local now = now_ms()
-local used = reap(now)
+local cap, used = load()
+used = reap(now, used)
 local removed = 0
 for i = 2, #ARGV do
   local id = ARGV[i]
@@ -226,7 +242,7 @@ for i = 2, #ARGV do
   end
 end
 if used < 0 then used = 0 end
-used = grant(now, used, ARGV[1])
+used = grant(now, used, cap or 0, ARGV[1])
 redis.call('HSET', KEYS[1], 'used', used)
 return {removed, used}
 `;
@@ -242,7 +258,8 @@ return {removed, used}
  */
 export const TICK: string = `${PRELUDE}
 local now = now_ms()
-local used = grant(now, reap(now), ARGV[1])
+local cap, used = load()
+used = grant(now, reap(now, used), cap or 0, ARGV[1])
 redis.call('HSET', KEYS[1], 'used', used)
 local lease, ttl, n = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local lost, granted, missing = {}, {}, {}

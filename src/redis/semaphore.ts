@@ -757,8 +757,8 @@ export class RedisSemaphore {
     return this.#hold(id, weight, Number(reply[1]), performance.now());
   }
 
-  #acquireArgs(id: string, weight: number, mode: string): (string | number)[] {
-    return [this.#capacity, id, weight, this.leaseMs, mode, this.#channel, this.leaseMs];
+  #acquireArgs(id: string, weight: number, mode: string, retry = false): (string | number)[] {
+    return [this.#capacity, id, weight, this.leaseMs, mode, this.#channel, this.leaseMs, retry ? "1" : "0"];
   }
 
   #enqueue(weight: number, signal: AbortSignal | undefined, timeout: number | undefined): Promise<RedisPermit> {
@@ -802,10 +802,10 @@ export class RedisSemaphore {
   }
 
   /** Sends (or re-sends, after Redis forgot it) a waiter's acquire script. */
-  #send(waiter: Waiter): void {
+  #send(waiter: Waiter, retry = false): void {
     waiter.state = SENDING;
     const epoch = this.#hub.epoch(this.#channel);
-    this.#call(scripts.acquire, this.#acquireArgs(waiter.id, waiter.weight, "wait")).then(
+    this.#call(scripts.acquire, this.#acquireArgs(waiter.id, waiter.weight, "wait", retry)).then(
       (raw) => {
         const reply = raw as number[];
         if (reply[0] === 1) {
@@ -975,7 +975,7 @@ export class RedisSemaphore {
       if (waiter.state === QUEUED) waiters.push(waiter.id);
       else if (waiter.state === RETRY) {
         retrying = true;
-        if (this.#adapter.down === undefined) this.#send(waiter);
+        if (this.#adapter.down === undefined) this.#send(waiter, true);
       }
     }
     if (retrying) this.#scheduleTick(RETRY_MS);
