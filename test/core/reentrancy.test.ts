@@ -32,10 +32,10 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-/** Every fulfilled, unreleased waiter plus `extra` is exactly what the semaphore counts in use. */
-function expectWhole(sem: Semaphore, waiters: Tracked<Permit>[], extra: number): void {
-  const heldWeight = waiters.reduce((sum, w) => sum + (w.state === "fulfilled" && !held(w).released ? held(w).weight : 0), 0);
-  expect(sem.inUse).toBe(heldWeight + extra);
+/** What the fulfilled waiters hold (none has released yet) is exactly what the semaphore counts in use. */
+function expectWhole(sem: Semaphore, waiters: Tracked<Permit>[], weights: readonly number[]): void {
+  const heldWeight = waiters.reduce((sum, w, i) => sum + (w.state === "fulfilled" ? (weights[i] ?? 1) : 0), 0);
+  expect(sem.inUse).toBe(heldWeight);
   const pending = waiters.filter((w) => w.state === "pending").length;
   expect(sem.queued).toBe(pending);
 }
@@ -60,7 +60,7 @@ describe("re-entrancy through diagnostics subscribers", () => {
     expect(syncError(() => a.release())).toBeUndefined();
     await flush();
     expect(waiters.map((w) => w.state)).toEqual(["fulfilled", "fulfilled"]); // both permits came back
-    expectWhole(sem, waiters, 0);
+    expectWhole(sem, waiters, [1, 1]);
     await releaseAll(sem, waiters);
   });
 
@@ -82,7 +82,7 @@ describe("re-entrancy through diagnostics subscribers", () => {
     expect(uncaught).toEqual([]);
     // Either the aborted waiter kept the permit it was granted, or it went on to the next one.
     expect(waiters.filter((w) => w.state === "fulfilled")).toHaveLength(1);
-    expectWhole(sem, waiters, 0);
+    expectWhole(sem, waiters, [1, 1]);
     await releaseAll(sem, waiters);
   });
 
@@ -101,7 +101,7 @@ describe("re-entrancy through diagnostics subscribers", () => {
     expect(thrown).toBeUndefined();
     await flush();
     expect(waiters.filter((w) => w.state === "fulfilled")).toHaveLength(1);
-    expectWhole(sem, waiters, 0);
+    expectWhole(sem, waiters, [1, 1]);
     await releaseAll(sem, waiters);
   });
 
@@ -114,7 +114,7 @@ describe("re-entrancy through diagnostics subscribers", () => {
     expect(syncError(() => a.release())).toBeUndefined();
     await flush();
     expect(waiters.map((w) => w.state)).toEqual(["fulfilled", "pending"]);
-    expectWhole(sem, waiters, 0);
+    expectWhole(sem, waiters, [2, 1]);
     await releaseAll(sem, waiters);
   });
 
@@ -125,7 +125,7 @@ describe("re-entrancy through diagnostics subscribers", () => {
     const waiters = [track(sem.acquire())];
     await flush();
     expect(waiters[0]?.state).toBe("fulfilled");
-    expectWhole(sem, waiters, 0);
+    expectWhole(sem, waiters, [1, 1]);
     await releaseAll(sem, waiters);
   });
 });
