@@ -95,7 +95,7 @@ describe("TSDoc examples of RateLimiter, Limiter and permits/http", () => {
         return `${ex.file}:${ex.line}: ${ts.flattenDiagnosticMessageText(d.messageText, "\n")}`;
       });
     expect(problems).toEqual([]);
-  });
+  }, 180_000); // a whole-program type-check: slow on a loaded 2-core machine
 
   // Everything that needs no network beyond loopback.
   const runnable = all.filter(
