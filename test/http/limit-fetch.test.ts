@@ -104,14 +104,15 @@ describe("limitFetch: the server never sees more than the limits", () => {
   });
 
   it("aborts: queued requests leave at once and never reach the server; in-flight ones free their slot", async () => {
-    const s = await server({ delay: 60 });
+    const s = await server({ delay: 200 });
     const f = limitFetch({ concurrency: 3 });
     const controllers = Array.from({ length: 30 }, () => new AbortController());
     const results = controllers.map((ac, i) => f(`${s.url}/a${i}`, { signal: ac.signal }).then((r) => r.text()));
     const settling = Promise.allSettled(results);
     // abort every third: some are in flight, most are queued
     for (let i = 0; i < 30; i += 3) controllers[i]!.abort(new Error(`abort ${i}`));
-    await sleep(30);
+    // wait (bounded) until request 1 is being served, then abort it in flight
+    for (let i = 0; i < 200 && !s.requests.some((r) => r.path === "/a1"); i++) await sleep(5);
     controllers[1]!.abort(new Error("abort 1 in flight"));
     const settled = await settling;
     const rejected = settled.filter((r) => r.status === "rejected");
