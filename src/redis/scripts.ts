@@ -134,6 +134,25 @@ local function grant(now, used, cap, channel)
   return used, empty
 end
 
+-- Frees the holders named in ARGV[from..]: ids no longer held are skipped,
+-- so a second release (or one after the lease ran out) never frees anyone
+-- else's permits. Returns the held weight and how many were freed.
+local function free(used, from)
+  local freed = 0
+  for i = from, #ARGV do
+    local id = ARGV[i]
+    local v = redis.call('HGET', KEYS[3], id)
+    if v then
+      used = used - weight_of(v)
+      redis.call('HDEL', KEYS[3], id)
+      redis.call('ZREM', KEYS[2], id)
+      freed = freed + 1
+    end
+  end
+  if used < 0 then used = 0 end
+  return used, freed
+end
+
 local function earliest_delay(now)
   local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
   if first[2] then return tonumber(first[2]) - now end
@@ -142,7 +161,9 @@ end
 `;
 
 /**
- * ACQUIRE: ARGV = capacity, id, weight, leaseMs, mode ("try" | "wait"), channel, waiterTtlMs, retry ("1" | "0")
+ * ACQUIRE: ARGV = capacity, id, weight, leaseMs, mode ("try" | "wait"), channel,
+ * waiterTtlMs, retry ("1" | "0"), then ids of this process's permits to
+ * release first (a release followed by an acquire costs one round trip).
  * Returns {1, token, used, capacity} granted now; {0, used, capacity} not free
  * (mode "try"); {2, used, capacity, earliestLeaseDelayMs} queued. With retry
  * "1" it is idempotent per id: a retry finds the grant or the queue place of
@@ -158,7 +179,9 @@ if not stored then redis.call('HSET', KEYS[1], 'capacity', cap) end
 local now = now_ms()
 local id, w, lease = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local empty
-used, empty = grant(now, reap(now, used), cap, ARGV[6])
+-- Releases that were waiting to be sent ride along and go first.
+used = free(reap(now, used), 9)
+used, empty = grant(now, used, cap, ARGV[6])
 local result
 local mine = ARGV[8] == '1' and redis.call('HGET', KEYS[3], id)
 if mine then
@@ -189,26 +212,15 @@ return result
 
 /**
  * RELEASE: ARGV = channel, id...
- * Frees the named holders (ids no longer held are skipped: a second release,
- * or a lease that already ran out, never frees someone else's permits) and
- * hands the permits on. Returns {freedCount, used}.
+ * Frees the named holders (see free()) and hands the permits on to the head
+ * of the queue. Returns {freedCount, used}.
  */
 export const RELEASE: string = `${PRELUDE}
 local now = now_ms()
 local cap, used = load()
 used = reap(now, used)
-local freed = 0
-for i = 2, #ARGV do
-  local id = ARGV[i]
-  local v = redis.call('HGET', KEYS[3], id)
-  if v then
-    used = used - weight_of(v)
-    redis.call('HDEL', KEYS[3], id)
-    redis.call('ZREM', KEYS[2], id)
-    freed = freed + 1
-  end
-end
-if used < 0 then used = 0 end
+local freed
+used, freed = free(used, 2)
 used = grant(now, used, cap or 0, ARGV[1])
 redis.call('HSET', KEYS[1], 'used', used)
 return {freed, used}

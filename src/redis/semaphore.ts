@@ -119,6 +119,12 @@ function nextId(): string {
   return `${processTag}.${(sequence++).toString(36)}`;
 }
 
+interface PendingRelease {
+  readonly id: string;
+  readonly resolve: () => void;
+}
+const NO_RELEASES: PendingRelease[] = [];
+
 const SENDING = 0;
 const QUEUED = 1;
 const DONE = 2;
@@ -401,6 +407,8 @@ export class RedisSemaphore {
   #heldWeight = 0;
   #observedUsed = 0;
   #inflight = 0;
+  #releases: PendingRelease[] = [];
+  #flushQueued = false;
   readonly #pending = new Set<Promise<void>>();
   #closed = false;
   #closeReason: unknown = undefined;
@@ -751,14 +759,57 @@ export class RedisSemaphore {
 
   async #tryNow(weight: number): Promise<RedisPermit | undefined> {
     const id = nextId();
-    const reply = (await this.#call(scripts.acquire, this.#acquireArgs(id, weight, "try"))) as number[];
+    const releases = this.#takeReleases();
+    let reply: number[];
+    try {
+      reply = (await this.#call(scripts.acquire, this.#acquireArgs(id, weight, "try", false, releases))) as number[];
+    } finally {
+      this.#landed(releases);
+    }
     this.#observedUsed = Number(reply[reply[0] === 1 ? 2 : 1]);
     if (reply[0] !== 1) return undefined;
     return this.#hold(id, weight, Number(reply[1]), performance.now());
   }
 
-  #acquireArgs(id: string, weight: number, mode: string, retry = false): (string | number)[] {
-    return [this.#capacity, id, weight, this.leaseMs, mode, this.#channel, this.leaseMs, retry ? "1" : "0"];
+  #acquireArgs(
+    id: string,
+    weight: number,
+    mode: string,
+    retry: boolean,
+    releases: readonly PendingRelease[],
+  ): (string | number)[] {
+    const args: (string | number)[] = [this.#capacity, id, weight, this.leaseMs, mode, this.#channel, this.leaseMs, retry ? "1" : "0"];
+    for (const release of releases) args.push(release.id);
+    return args;
+  }
+
+  /** Releases not yet sent: the next acquire carries them, or a microtask sends them. */
+  #takeReleases(): PendingRelease[] {
+    if (this.#releases.length === 0) return NO_RELEASES;
+    const taken = this.#releases;
+    this.#releases = [];
+    return taken;
+  }
+
+  /** The command carrying these releases got its answer (or failed: the leases run out on their own). */
+  #landed(releases: readonly PendingRelease[]): void {
+    if (releases.length === 0) return;
+    this.#inflight -= releases.length;
+    for (const release of releases) release.resolve();
+    this.#checkIdle();
+  }
+
+  #flushReleases(): void {
+    this.#flushQueued = false;
+    const releases = this.#takeReleases();
+    if (releases.length === 0) return;
+    this.#call(scripts.release, [this.#channel, ...releases.map((r) => r.id)]).then(
+      (raw) => {
+        this.#observedUsed = Number((raw as number[])[1]);
+        this.#landed(releases);
+      },
+      () => this.#landed(releases),
+    );
   }
 
   #enqueue(weight: number, signal: AbortSignal | undefined, timeout: number | undefined): Promise<RedisPermit> {
@@ -805,8 +856,10 @@ export class RedisSemaphore {
   #send(waiter: Waiter, retry = false): void {
     waiter.state = SENDING;
     const epoch = this.#hub.epoch(this.#channel);
-    this.#call(scripts.acquire, this.#acquireArgs(waiter.id, waiter.weight, "wait", retry)).then(
+    const releases = this.#takeReleases();
+    this.#call(scripts.acquire, this.#acquireArgs(waiter.id, waiter.weight, "wait", retry, releases)).then(
       (raw) => {
+        this.#landed(releases);
         const reply = raw as number[];
         if (reply[0] === 1) {
           this.#observedUsed = Number(reply[2]);
@@ -841,6 +894,7 @@ export class RedisSemaphore {
         }
       },
       (error: unknown) => {
+        this.#landed(releases);
         if (waiter.state === DONE) return;
         if (this.#wait && error instanceof RedisUnavailableError) {
           // Keep waiting; the retry re-sends the same id, which is idempotent.
@@ -918,7 +972,16 @@ export class RedisSemaphore {
     this.#released++;
     this.#observedUsed = Math.max(0, this.#observedUsed - permit.weight);
     if (channels.released.hasSubscribers) channels.released.publish({ limiter: this, weight: permit.weight });
-    return this.#background(scripts.release, permit.id);
+    // Sent at the end of this tick, or carried by an acquire made before then
+    // (release-then-acquire is one round trip). Redis sees it first either way.
+    this.#inflight++;
+    return new Promise<void>((resolve) => {
+      this.#releases.push({ id: permit.id, resolve });
+      if (!this.#flushQueued) {
+        this.#flushQueued = true;
+        queueMicrotask(() => this.#flushReleases());
+      }
+    });
   }
 
   /** Runs a release/cancel script whose failure only delays recovery to lease/heartbeat expiry. */
