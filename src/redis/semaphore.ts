@@ -110,7 +110,7 @@ const ACQUIRE_KEYS: readonly string[] = ["weight", "signal", "timeout"];
 const OPTION_KEYS: readonly string[] = ["leaseMs", "prefix", "commandTimeoutMs", "whenUnavailable"];
 const MAX_TIMEOUT = 2_147_483_647;
 /** How long an unused subscription (and then the subscriber connection) is kept. */
-const LINGER_MS = 250;
+const LINGER_MS = 500;
 
 
 const processTag = randomBytes(6).toString("hex");
@@ -153,7 +153,10 @@ interface Waiter {
 class Hub {
   readonly #adapter: RedisAdapter;
   #pubsub: PubSub | undefined;
-  readonly #channels = new Map<string, { refs: number; ready: Promise<void> | undefined; live: boolean; epoch: number }>();
+  readonly #channels = new Map<
+    string,
+    { refs: number; ready: Promise<void> | undefined; live: boolean; epoch: number; idleSince: number }
+  >();
   #epochs = 0;
   readonly waiters: Map<string, Waiter> = new Map();
   readonly #semaphores = new Set<RedisSemaphore>();
@@ -190,7 +193,7 @@ class Hub {
     this.#semaphores.add(sem);
     let entry = this.#channels.get(channel);
     if (entry === undefined) {
-      entry = { refs: 0, ready: undefined, live: false, epoch: ++this.#epochs };
+      entry = { refs: 0, ready: undefined, live: false, epoch: ++this.#epochs, idleSince: 0 };
       this.#channels.set(channel, entry);
     }
     entry.refs++;
@@ -233,19 +236,38 @@ class Hub {
     const entry = this.#channels.get(channel);
     if (entry === undefined) return;
     entry.refs--;
-    if (entry.refs <= 0 && this.#linger === undefined) {
-      this.#linger = setTimeout(() => this.#sweep(), LINGER_MS);
-      this.#linger.unref?.();
+    if (entry.refs <= 0) {
+      entry.idleSince = performance.now();
+      this.#sweepIn(LINGER_MS);
     }
   }
 
+  #sweepIn(ms: number): void {
+    if (this.#linger !== undefined) return;
+    this.#linger = setTimeout(() => this.#sweep(), ms);
+    this.#linger.unref?.();
+  }
+
+  /**
+   * Drops subscriptions unused for LINGER_MS, and the connection with the
+   * last one: a busy semaphore whose waiters come and go keeps its
+   * subscription, an idle process keeps no connection open.
+   */
   #sweep(): void {
     this.#linger = undefined;
+    const now = performance.now();
+    let next = Infinity;
     for (const [channel, entry] of this.#channels) {
       if (entry.refs > 0) continue;
+      const idleFor = now - entry.idleSince;
+      if (idleFor < LINGER_MS) {
+        next = Math.min(next, LINGER_MS - idleFor);
+        continue;
+      }
       this.#channels.delete(channel);
       if (entry.live) this.#pubsub?.unsubscribe(channel).catch(() => {});
     }
+    if (next !== Infinity) this.#sweepIn(next + 1);
     if (this.#channels.size === 0 && this.#pubsub !== undefined) {
       this.#pubsub.close();
       this.#pubsub = undefined;
@@ -299,7 +321,8 @@ export class RedisPermit implements Disposable, AsyncDisposable {
   readonly token: number;
   /** This permit's id in Redis (as shown by `inspect()`). */
   readonly id: string;
-  readonly #controller = new AbortController();
+  #controller: AbortController | undefined;
+  #lost: LeaseLostError | undefined;
   readonly #sem: RedisSemaphore;
   #released = false;
   #releasing: Promise<void> | undefined;
@@ -322,6 +345,11 @@ export class RedisPermit implements Disposable, AsyncDisposable {
    * that the permit protects. Never aborts because of `release()`.
    */
   get signal(): AbortSignal {
+    // Made on first use: most permits never need one.
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#lost !== undefined) this.#controller.abort(this.#lost);
+    }
     return this.#controller.signal;
   }
 
@@ -357,7 +385,9 @@ export class RedisPermit implements Disposable, AsyncDisposable {
 
   /** @internal */
   _lose(error: LeaseLostError): void {
-    if (!this.#controller.signal.aborted) this.#controller.abort(error);
+    if (this.#lost !== undefined) return;
+    this.#lost = error;
+    this.#controller?.abort(error);
   }
 }
 
@@ -1170,11 +1200,8 @@ export class RedisSemaphore {
 
   #checkIdle(): void {
     if (!this.#isIdle()) return;
-    if (this.#tickTimer !== undefined) {
-      clearTimeout(this.#tickTimer);
-      this.#tickTimer = undefined;
-      this.#tickDue = Infinity;
-    }
+    // The heartbeat timer is left to run out (it is unref'd and does nothing
+    // when idle): clearing and re-arming it on every acquisition costs more.
     const idle = this.#idle;
     if (idle.length > 0) {
       this.#idle = [];
