@@ -258,9 +258,12 @@ if (ours && peer && !ours.failed && !peer.failed) {
   lines.push(
     "",
     `permits vs redis-semaphore: throughput ${fmt((ours.throughput / peer.throughput) * 100, 1)}%, ` +
-      `hand-off p99 ${fmt(ours.handoffP99, 2)} vs ${fmt(peer.handoffP99, 2)} ms, ` +
-      `max wait ${fmt(ours.waitMax / peer.waitMax, 3)}x, client commands ${fmt(ours.roundTrips / peer.roundTrips, 2)}x, ` +
-      `uncontended ${fmt(ours.solo.plain / peer.solo.plain, 2)}x (${fmt(ours.solo.awaited / peer.solo.awaited, 2)}x with release awaited).`,
+      `hand-off p50 ${fmt(ours.handoffP50, 2)} vs ${fmt(peer.handoffP50, 2)} ms, p99 ${fmt(ours.handoffP99, 2)} vs ${fmt(peer.handoffP99, 2)} ms, ` +
+      `max wait ${fmt(ours.waitMax / peer.waitMax, 3)}x, client commands per acquisition ${fmt(ours.roundTrips / peer.roundTrips, 2)}x, ` +
+      `crash recovery ${fmt(ours.recovery / CRASH_LEASE_MS, 2)}x the lease.`,
+    `Uncontended pairs/s: as each library documents it (permits: \`permit.release()\`, not awaited; redis-semaphore: \`await sem.release()\`) ` +
+      `${fmt(ours.solo.plain / peer.solo.awaited, 2)}x; like for like ${fmt(ours.solo.plain / peer.solo.plain, 2)}x (neither awaited), ` +
+      `${fmt(ours.solo.awaited / peer.solo.awaited, 2)}x (both awaited).`,
   );
 }
 console.log(lines.join("\n"));
