@@ -77,7 +77,17 @@ end
 return f(math.max(0, blocked - now))
 `);
 
-/** Options of the `RedisRateLimiter` constructor. */
+/**
+ * Options of the `RedisRateLimiter` constructor.
+ *
+ * @example
+ * ```ts
+ * import { Redis } from "ioredis";
+ * import { RedisRateLimiter, type RedisRateLimiterOptions } from "permits/redis";
+ * const options: RedisRateLimiterOptions = { limit: 100, interval: 60_000, burst: 10 };
+ * const rate = new RedisRateLimiter(new Redis(), "partner-api", options);
+ * ```
+ */
 export interface RedisRateLimiterOptions {
   /** Units allowed per `interval`, fleet-wide: an integer from 1 and up. */
   limit: number;
@@ -95,7 +105,18 @@ export interface RedisRateLimiterOptions {
   commandTimeoutMs?: number | undefined;
 }
 
-/** A snapshot of this process's view of a Redis rate limiter, from `stats()`. */
+/**
+ * A snapshot of this process's view of a Redis rate limiter, from `stats()`.
+ *
+ * @example
+ * ```ts
+ * import { Redis } from "ioredis";
+ * import { RedisRateLimiter, type RedisRateLimiterStats } from "permits/redis";
+ * const rate = new RedisRateLimiter(new Redis(), "partner-api", { limit: 5, interval: 1_000 });
+ * const { acquired, queued }: RedisRateLimiterStats = rate.stats();
+ * console.log(acquired, queued); // 0 0
+ * ```
+ */
 export interface RedisRateLimiterStats {
   limit: number;
   interval: number;

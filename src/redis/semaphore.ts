@@ -34,7 +34,17 @@ import { adapt, type PubSub, type RedisAdapter } from "./client.js";
 import { CapacityMismatchError, RedisCommandError, RedisUnavailableError } from "./errors.js";
 import { scripts, type Script } from "./scripts.js";
 
-/** Options of the `RedisSemaphore` constructor. */
+/**
+ * Options of the `RedisSemaphore` constructor.
+ *
+ * @example
+ * ```ts
+ * import { Redis } from "ioredis";
+ * import { RedisSemaphore, type RedisSemaphoreOptions } from "permits/redis";
+ * const options: RedisSemaphoreOptions = { leaseMs: 5_000, prefix: "billing:", whenUnavailable: "wait" };
+ * const sem = new RedisSemaphore(new Redis(), "invoices", 2, options);
+ * ```
+ */
 export interface RedisSemaphoreOptions {
   /**
    * How long a permit stays valid without a renewal, in ms. Held permits are
@@ -68,7 +78,18 @@ export interface RedisSemaphoreOptions {
   whenUnavailable?: "reject" | "wait" | undefined;
 }
 
-/** A snapshot of one process's view of a Redis semaphore, from `stats()`. */
+/**
+ * A snapshot of one process's view of a Redis semaphore, from `stats()`.
+ *
+ * @example
+ * ```ts
+ * import { Redis } from "ioredis";
+ * import { RedisSemaphore, type RedisSemaphoreStats } from "permits/redis";
+ * const sem = new RedisSemaphore(new Redis(), "jobs", 2);
+ * const { inUse, queued, leaseLost }: RedisSemaphoreStats = sem.stats();
+ * console.log(inUse, queued, leaseLost); // 0 0 0
+ * ```
+ */
 export interface RedisSemaphoreStats {
   /** Total permits (shared by every process). */
   capacity: number;
@@ -94,7 +115,18 @@ export interface RedisSemaphoreStats {
   closed: boolean;
 }
 
-/** The fleet-wide state of a Redis semaphore, from `inspect()`. */
+/**
+ * The fleet-wide state of a Redis semaphore, from `inspect()`.
+ *
+ * @example
+ * ```ts
+ * import { Redis } from "ioredis";
+ * import { RedisSemaphore, type RedisSemaphoreSnapshot } from "permits/redis";
+ * const sem = new RedisSemaphore(new Redis(), "jobs", 2);
+ * const snapshot: RedisSemaphoreSnapshot = await sem.inspect();
+ * for (const holder of snapshot.holders) console.log(holder.id, holder.token, holder.expiresInMs);
+ * ```
+ */
 export interface RedisSemaphoreSnapshot {
   /** Capacity stored in Redis (undefined if never used). */
   capacity: number | undefined;
