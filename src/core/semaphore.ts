@@ -371,7 +371,12 @@ export class Semaphore {
       return Promise.reject(timeoutError(0, this.#what(weight)));
     }
     const node = new Permit(this, weight);
-    if (signal !== undefined || (timeout !== undefined && timeout <= MAX_TIMEOUT) || channels.queued.hasSubscribers) {
+    if (
+      signal !== undefined ||
+      (timeout !== undefined && timeout <= MAX_TIMEOUT) ||
+      channels.queued.hasSubscribers ||
+      channels.granted.hasSubscribers
+    ) {
       this.#arm(node, signal, timeout);
     }
     pending = node;
@@ -602,7 +607,8 @@ export class Semaphore {
       wait.timeoutMs = timeout;
       wait.timer = setTimeout(onTimeout, timeout, node);
     }
-    if (channels.queued.hasSubscribers) wait.since = Date.now();
+    // Wait time is measured only for someone who will read it.
+    if (channels.queued.hasSubscribers || channels.granted.hasSubscribers) wait.since = Date.now();
   }
 
   #grantNow(weight: number): Permit {
