@@ -222,8 +222,6 @@ export class PermitsMetrics implements Disposable {
   readonly #collect = (result: BatchObservableResult): void => this.#observe(result);
   readonly #diagnostics: DiagnosticsChannel | undefined = loadDiagnostics();
   readonly #onGranted = (message: unknown): void => this.#granted(message);
-  /** The core stamps a waiter's enqueue time only while `permits:queued` has a subscriber, so subscribe, to time waits. */
-  readonly #onQueued = (): void => {};
   readonly #onAborted = (message: unknown): void => this.#cancelled(message, "aborted");
   readonly #onTimedOut = (message: unknown): void => this.#cancelled(message, "timeout");
   #closed = false;
@@ -269,7 +267,6 @@ export class PermitsMetrics implements Disposable {
     });
     this.#observables = [this.#inUse, this.#queued, this.#capacity];
     this.#meter.addBatchObservableCallback(this.#collect, this.#observables);
-    this.#diagnostics?.subscribe("permits:queued", this.#onQueued);
     this.#diagnostics?.subscribe("permits:granted", this.#onGranted);
     this.#diagnostics?.subscribe("permits:aborted", this.#onAborted);
     this.#diagnostics?.subscribe("permits:timedOut", this.#onTimedOut);
@@ -340,7 +337,6 @@ export class PermitsMetrics implements Disposable {
     if (this.#closed) return;
     this.#closed = true;
     this.#meter.removeBatchObservableCallback(this.#collect, this.#observables);
-    this.#diagnostics?.unsubscribe("permits:queued", this.#onQueued);
     this.#diagnostics?.unsubscribe("permits:granted", this.#onGranted);
     this.#diagnostics?.unsubscribe("permits:aborted", this.#onAborted);
     this.#diagnostics?.unsubscribe("permits:timedOut", this.#onTimedOut);
