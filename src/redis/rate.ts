@@ -85,7 +85,10 @@ return f(math.max(0, blocked - now))
  * import { Redis } from "ioredis";
  * import { RedisRateLimiter, type RedisRateLimiterOptions } from "permits/redis";
  * const options: RedisRateLimiterOptions = { limit: 100, interval: 60_000, burst: 10 };
- * const rate = new RedisRateLimiter(new Redis(), "partner-api", options);
+ * const redis = new Redis();
+ * const rate = new RedisRateLimiter(redis, "partner-api", options);
+ * console.log(rate.burst); // 10
+ * redis.disconnect();
  * ```
  */
 export interface RedisRateLimiterOptions {
@@ -112,9 +115,11 @@ export interface RedisRateLimiterOptions {
  * ```ts
  * import { Redis } from "ioredis";
  * import { RedisRateLimiter, type RedisRateLimiterStats } from "permits/redis";
- * const rate = new RedisRateLimiter(new Redis(), "partner-api", { limit: 5, interval: 1_000 });
+ * const redis = new Redis();
+ * const rate = new RedisRateLimiter(redis, "partner-api", { limit: 5, interval: 1_000 });
  * const { acquired, queued }: RedisRateLimiterStats = rate.stats();
  * console.log(acquired, queued); // 0 0
+ * redis.disconnect();
  * ```
  */
 export interface RedisRateLimiterStats {

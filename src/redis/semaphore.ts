@@ -42,7 +42,10 @@ import { scripts, type Script } from "./scripts.js";
  * import { Redis } from "ioredis";
  * import { RedisSemaphore, type RedisSemaphoreOptions } from "permits/redis";
  * const options: RedisSemaphoreOptions = { leaseMs: 5_000, prefix: "billing:", whenUnavailable: "wait" };
- * const sem = new RedisSemaphore(new Redis(), "invoices", 2, options);
+ * const redis = new Redis();
+ * const sem = new RedisSemaphore(redis, "invoices", 2, options);
+ * console.log(sem.leaseMs); // 5000
+ * redis.disconnect();
  * ```
  */
 export interface RedisSemaphoreOptions {
@@ -85,9 +88,11 @@ export interface RedisSemaphoreOptions {
  * ```ts
  * import { Redis } from "ioredis";
  * import { RedisSemaphore, type RedisSemaphoreStats } from "permits/redis";
- * const sem = new RedisSemaphore(new Redis(), "jobs", 2);
+ * const redis = new Redis();
+ * const sem = new RedisSemaphore(redis, "jobs", 2);
  * const { inUse, queued, leaseLost }: RedisSemaphoreStats = sem.stats();
  * console.log(inUse, queued, leaseLost); // 0 0 0
+ * redis.disconnect();
  * ```
  */
 export interface RedisSemaphoreStats {
@@ -122,9 +127,11 @@ export interface RedisSemaphoreStats {
  * ```ts
  * import { Redis } from "ioredis";
  * import { RedisSemaphore, type RedisSemaphoreSnapshot } from "permits/redis";
- * const sem = new RedisSemaphore(new Redis(), "jobs", 2);
+ * const redis = new Redis();
+ * const sem = new RedisSemaphore(redis, "jobs", 2);
  * const snapshot: RedisSemaphoreSnapshot = await sem.inspect();
  * for (const holder of snapshot.holders) console.log(holder.id, holder.token, holder.expiresInMs);
+ * redis.disconnect();
  * ```
  */
 export interface RedisSemaphoreSnapshot {
