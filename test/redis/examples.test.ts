@@ -83,6 +83,7 @@ describe("permits/redis examples", () => {
     const source = block.code.replaceAll("new Redis()", `new Redis(${server.port}, "127.0.0.1")`);
     const { code } = await transform(source, { loader: "ts", format: "esm", target: "es2022", supported: { using: false } });
     writeFileSync(file, code);
+    await server.cli("FLUSHALL"); // examples share names ("partner-api"): each starts from an empty Redis
     const { stderr } = await run(process.execPath, [file], { cwd: root, timeout: 20_000 });
     expect(stderr).toBe("");
   });

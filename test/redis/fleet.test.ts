@@ -185,9 +185,9 @@ describe("RedisSemaphore leases in one process", () => {
   });
 
   it("leases are renewed while held: a permit outlives many leases", async () => {
-    const sem = new RedisSemaphore(redis, "renewed", 1, { leaseMs: 300 });
+    const sem = new RedisSemaphore(redis, "renewed", 1, { leaseMs: 600 });
     const permit = await sem.acquire();
-    await new Promise((r) => setTimeout(r, 1_500)); // five leases
+    await new Promise((r) => setTimeout(r, 2_400)); // four leases
     expect(permit.signal.aborted).toBe(false);
     const { holders } = await sem.inspect();
     expect(holders.map((h) => h.id)).toEqual([permit.id]);
