@@ -58,8 +58,7 @@ local function load()
   return tonumber(m[1]), tonumber(m[2] or '0')
 end
 
--- Drops leases that ran out and waiters that stopped sending heartbeats;
--- returns the held weight afterwards.
+-- Drops leases that ran out; returns the held weight afterwards.
 local function reap(now, used)
   local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
   if #expired > 0 then
@@ -73,6 +72,11 @@ local function reap(now, used)
     redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
     if used < 0 then used = 0 end
   end
+  return used
+end
+
+-- Drops waiters that stopped sending heartbeats (their process died).
+local function drop_silent(now)
   local silent = redis.call('ZRANGEBYSCORE', KEYS[6], '-inf', now)
   if #silent > 0 then
     for _, id in ipairs(silent) do
@@ -81,7 +85,6 @@ local function reap(now, used)
     end
     redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', now)
   end
-  return used
 end
 
 -- The fencing counter starts at the server's clock in microseconds, so tokens
@@ -102,6 +105,9 @@ end
 -- fit stops the hand-out, so a heavy waiter is never starved by light ones.
 -- Returns the held weight and whether the queue is now empty.
 local function grant(now, used, cap, channel)
+  -- Nobody waits (the common, uncontended case): one call and done.
+  if not redis.call('ZRANGE', KEYS[4], 0, 0)[1] then return used, true end
+  drop_silent(now)
   local names = {}
   local empty = false
   while true do
