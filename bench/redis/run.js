@@ -94,12 +94,12 @@ async function totalCommands(admin) {
   return Number(/total_commands_processed:(\d+)/.exec(info)[1]);
 }
 
-async function contended(lib, port, admin) {
+async function contended(lib, port, admin, seconds) {
   const workers = Array.from({ length: PROCESSES }, () => startWorker(port));
   await Promise.all(workers.map((w) => w.ready));
   const name = `bench-${lib}-${Date.now()}`;
   const startAt = now() + 500;
-  const endAt = startAt + SECONDS * 1000;
+  const endAt = startAt + seconds * 1000;
   const before = await totalCommands(admin);
   for (const w of workers) {
     w.send({ cmd: "contend", lib, name, tasks: TASKS, limit: LIMIT, holdMs: HOLD_MS, startAt, endAt, leaseMs: LEASE_MS });
@@ -131,7 +131,6 @@ async function contended(lib, port, admin) {
       else handoffs.push(t - tr);
     }
   }
-  handoffs.sort((a, b) => a - b);
   const perTask = new Map();
   for (const [task] of events) perTask.set(task, (perTask.get(task) ?? 0) + 1);
   // (every task of every process is in `events`: each finished at least one acquisition)
@@ -141,8 +140,31 @@ async function contended(lib, port, admin) {
   const counterCommands = 2 * acquisitions;
   const serverCommands = after - before - counterCommands - 2;
   return {
-    lib,
     maxHolders: Math.max(...results.map((r) => r.maxHolders)),
+    acquisitions,
+    elapsed,
+    wall: (finishedAt - startAt) / 1000,
+    waits,
+    handoffs,
+    selfRetakes,
+    jain,
+    libCommands,
+    serverCommands,
+  };
+}
+
+/** One row from a library's segments (run interleaved with the other libraries'). */
+function summarize(lib, segments) {
+  const sum = (f) => segments.reduce((a, s) => a + f(s), 0);
+  const acquisitions = sum((s) => s.acquisitions);
+  const elapsed = sum((s) => s.elapsed);
+  const wall = sum((s) => s.wall);
+  const waits = segments.flatMap((s) => s.waits).sort((a, b) => a - b);
+  const handoffs = segments.flatMap((s) => s.handoffs).sort((a, b) => a - b);
+  const selfRetakes = sum((s) => s.selfRetakes);
+  return {
+    lib,
+    maxHolders: Math.max(...segments.map((s) => s.maxHolders)),
     throughput: acquisitions / elapsed,
     ceiling: acquisitions / elapsed / ((LIMIT * 1000) / HOLD_MS),
     handoffP50: pct(handoffs, 50),
@@ -151,10 +173,10 @@ async function contended(lib, port, admin) {
     waitP50: pct(waits, 50),
     waitP99: pct(waits, 99),
     waitMax: waits[waits.length - 1],
-    jain,
-    roundTrips: libCommands / acquisitions,
-    commandsPerSec: serverCommands / ((finishedAt - startAt) / 1000),
-    clientCommandsPerSec: libCommands / ((finishedAt - startAt) / 1000),
+    jain: Math.min(...segments.map((s) => s.jain)),
+    roundTrips: sum((s) => s.libCommands) / acquisitions,
+    commandsPerSec: sum((s) => s.serverCommands) / wall,
+    clientCommandsPerSec: sum((s) => s.libCommands) / wall,
     acquisitions,
   };
 }
@@ -206,14 +228,21 @@ const admin = new Redis(redis.port, "127.0.0.1");
 const version = /redis_version:(\S+)/.exec(await admin.info("server"))[1];
 const rows = [];
 try {
-  for (const lib of LIBS) {
-    process.stderr.write(`${lib}: contended ${SECONDS} s ...\n`);
-    let row;
+  // Contended runs in an A B C C B A schedule, half the time each, so every
+  // library sees the same share of the machine's background load.
+  const segments = new Map(LIBS.map((lib) => [lib, []]));
+  const failed = new Map();
+  for (const lib of [...LIBS, ...[...LIBS].reverse()]) {
+    if (failed.has(lib)) continue;
+    process.stderr.write(`${lib}: contended ${SECONDS / 2} s ...\n`);
     try {
-      row = await contended(lib, redis.port, admin);
+      segments.get(lib).push(await contended(lib, redis.port, admin, SECONDS / 2));
     } catch (error) {
-      row = { lib, failed: String(error?.message ?? error) };
+      failed.set(lib, String(error?.message ?? error));
     }
+  }
+  for (const lib of LIBS) {
+    const row = failed.has(lib) ? { lib, failed: failed.get(lib) } : summarize(lib, segments.get(lib));
     process.stderr.write(`${lib}: crash recovery ...\n`);
     try {
       row.recovery = await crashRecovery(lib, redis.port);
@@ -237,7 +266,7 @@ try {
 const lines = [];
 lines.push(
   `Redis ${version} on loopback, Node ${process.version}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"}), load average ${os.loadavg()[0].toFixed(1)}.`,
-  `Workload: ${PROCESSES} processes x ${TASKS} tasks, limit ${LIMIT}, ${HOLD_MS} ms holds, ${SECONDS} s per library; ceiling ${(LIMIT * 1000) / HOLD_MS}/s.`,
+  `Workload: ${PROCESSES} processes x ${TASKS} tasks, limit ${LIMIT}, ${HOLD_MS} ms holds, ${SECONDS} s per library (two halves, interleaved A B C C B A); ceiling ${(LIMIT * 1000) / HOLD_MS}/s.`,
   `Lease (lockTimeout) ${LEASE_MS} ms; crash recovery measured with a ${CRASH_LEASE_MS} ms lease (given up after ${5 * CRASH_LEASE_MS} ms).`,
   "",
   "| library | max holders | acq/s | % of ceiling | hand-off p50 / p99 ms | self re-takes | wait p50 / p99 / max ms | Jain | client cmds / acq | client cmds/s | Redis cmds/s (incl. inside scripts) | crash recovery ms | uncontended pairs/s (release awaited) |",
