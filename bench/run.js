@@ -357,10 +357,14 @@ function targets(kind) {
     const big = get("d", 1, "permits", 10_000_000);
     const nSmall = get("d", 1, "naive+signal", 1_000_000);
     const nBig = get("d", 1, "naive+signal", 10_000_000);
+    // O(1) shows as the same growth as the naive doubly linked list's: both pay the larger
+    // heap's GC at 10×; an O(n) removal (p-queue) grows 10× or more.
     const flat = small !== undefined && big !== undefined ? big / small : undefined;
-    row("(d) permits flat: ns/cancel at 10× queue ÷ at 1× (≈1 is O(1))", ratio(flat), flat !== undefined && flat <= 1.5);
     const nflat = nSmall !== undefined && nBig !== undefined ? nBig / nSmall : undefined;
-    row("(d) (for scale) naive+signal at 10× ÷ at 1×", ratio(nflat), undefined);
+    const rel = flat !== undefined && nflat !== undefined ? flat / nflat : undefined;
+    row("(d) permits ns/cancel at 10× queue ÷ at 1×", ratio(flat), undefined);
+    row("(d) naive+signal ns/cancel at 10× queue ÷ at 1× (same GC growth, O(1))", ratio(nflat), undefined);
+    row("(d) permits flat (O(1)): its growth ÷ naive+signal's growth ≤ 1.2", ratio(rel), rel !== undefined && rel <= 1.2);
     const r1 = small !== undefined && nSmall !== undefined ? small / nSmall : undefined;
     const r2 = big !== undefined && nBig !== undefined ? big / nBig : undefined;
     row("(d) permits ≤ 1.2× naive+signal, 1,000,000 queue", ratio(r1), r1 !== undefined && r1 <= 1.2);
@@ -379,8 +383,9 @@ function targets(kind) {
 function sourceState() {
   try {
     const head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root, encoding: "utf8" }).trim();
-    const dirty = execFileSync("git", ["status", "--porcelain", "--", "src"], { cwd: root, encoding: "utf8" }).trim() !== "";
-    return `commit ${head}${dirty ? " with uncommitted changes in src/" : ""}`;
+    const dirty = (path) => execFileSync("git", ["status", "--porcelain", "--", path], { cwd: root, encoding: "utf8" }).trim() !== "";
+    if (dirty("src/core")) return `commit ${head} with uncommitted changes in src/core/`;
+    return `commit ${head}, src/core/ as committed${dirty("src") ? " (uncommitted work elsewhere in src/)" : ""}`;
   } catch {
     return "commit unknown";
   }
@@ -392,9 +397,9 @@ function report(loads, started, seconds) {
   const head = [
     `# permits benchmark${quick ? " (quick mode: sizes ÷100, 1 run — proves the harness, not speed)" : ""}`,
     "",
-    `- Command: \`npm run bench${quick ? " -- --quick" : ""}\` (\`node bench/run.js\`), ${started.toISOString()}, ${seconds.toFixed(0)} s`,
+    `- Command: \`npm run bench${argv.length > 0 ? ` -- ${argv.join(" ")}` : ""}\` (builds, then \`node bench/run.js\`), started ${started.toISOString()}, took ${seconds.toFixed(0)} s`,
     `- Machine: ${cpu.length} × ${cpu[0]?.model ?? "?"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${osType()} ${release()}`,
-    `- Node ${process.version} (V8 ${process.versions.v8}); each cell in a fresh \`node --expose-gc\` process, ${runs} run(s) per cell, interleaved`,
+    `- Node ${process.version} (V8 ${process.versions.v8}); each cell in a fresh \`node --expose-gc\` process, up to ${runsDone} run(s) per cell (see "runs"), interleaved`,
     `- permits ${versionOf("../")} (built dist/ of ${source}), peers: ${peers}`,
     `- 1-minute load average at the start of each round and at the end: ${loads.map((l) => l.toFixed(2)).join(", ")} (${cpu.length} cores shared with other work: see min–max for the noise)`,
     "- Ratios: × floor and × naive are this row ÷ the baseline (for ops/s higher is better; for B and ns lower is better).",
@@ -429,6 +434,9 @@ if (args["from-json"] === undefined) {
 
 let started = new Date();
 let source = sourceState();
+let runsDone = runs;
+// The arguments that shape the measurement (not where the output goes), for the report.
+let argv = process.argv.slice(2).filter((a, i, all) => !["--out", "--json", "--from-json"].includes(a) && !["--out", "--json", "--from-json"].includes(all[i - 1] ?? ""));
 let loads;
 let seconds;
 if (args["from-json"] === undefined) {
@@ -439,6 +447,8 @@ if (args["from-json"] === undefined) {
   // Re-render a saved run (after a fix to the report, or to merge nothing new in).
   const saved = JSON.parse(readFileSync(args["from-json"], "utf8"));
   ({ loads, seconds, source } = saved);
+  runsDone = saved.runs;
+  argv = saved.argv ?? [];
   started = new Date(saved.started);
   for (const cell of cells) {
     const s = saved.cells.find((c) => c.workload === cell.spec.workload && c.adapter === cell.spec.adapter && c.cap === cell.spec.cap && c.n === cell.spec.n);
@@ -470,7 +480,7 @@ function save(loadsSoFar, secondsSoFar) {
       limit: c.limit,
       meta: c.meta,
     }));
-    const saved = { quick, runs, started, seconds: secondsSoFar, source, loads: loadsSoFar, cells: data };
+    const saved = { quick, runs, argv, started, seconds: secondsSoFar, source, loads: loadsSoFar, cells: data };
     writeFileSync(args.json, JSON.stringify(saved, null, 2));
   }
   return md;
