@@ -83,6 +83,7 @@ export interface SemaphoreStats {
   closed: boolean;
 }
 
+const ONCE: AddEventListenerOptions = { once: true };
 /** setTimeout's largest delay; longer timeouts mean "wait forever". */
 const MAX_TIMEOUT = 2_147_483_647;
 const ACQUIRE_KEYS: readonly string[] = ["weight", "signal", "timeout"];
@@ -170,23 +171,31 @@ export class Permit implements Disposable, AsyncDisposable {
  * @internal
  */
 export class Wait {
-  readonly node: Permit;
-  signal: AbortSignal | undefined = undefined;
-  timer: ReturnType<typeof setTimeout> | undefined = undefined;
+  declare readonly node: Permit;
+  declare signal: AbortSignal | undefined;
+  declare timer: ReturnType<typeof setTimeout> | undefined;
   /** The timeout asked for, for the error message. */
-  timeoutMs = 0;
+  declare timeoutMs: number;
   /** Date.now() at enqueue, only while diagnostics are subscribed. */
-  since = 0;
+  declare since: number;
   /** Kept only for cancellable waiters, so that an abort or timeout rejects at once. */
-  reject: ((reason: unknown) => void) | undefined = undefined;
+  declare reject: ((reason: unknown) => void) | undefined;
 
   constructor(node: Permit) {
     this.node = node;
+    this.signal = undefined;
+    this.timer = undefined;
+    this.timeoutMs = 0;
+    this.since = 0;
+    this.reject = undefined;
   }
 
   handleEvent(): void {
     const { node, signal } = this;
-    if (signal !== undefined) node._sem?._cancel(node, signal.reason, false);
+    if (signal === undefined) return;
+    // Registered with `once`: the platform has already removed the listener.
+    this.signal = undefined;
+    node._sem?._cancel(node, signal.reason, false);
   }
 }
 
@@ -601,7 +610,7 @@ export class Semaphore {
     const wait = (node._wait = new Wait(node));
     if (signal !== undefined) {
       wait.signal = signal;
-      signal.addEventListener("abort", wait);
+      signal.addEventListener("abort", wait, ONCE);
     }
     if (timeout !== undefined && timeout <= MAX_TIMEOUT) {
       wait.timeoutMs = timeout;
