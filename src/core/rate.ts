@@ -35,7 +35,7 @@
 
 import { ClosedError, timeoutError } from "./errors.js";
 import { type AcquireOptions, type Permit, polyfillDispose, Semaphore, type SemaphoreStats } from "./semaphore.js";
-import { checkDuration, checkFunction, checkInteger, checkOptions, checkSignal, describe } from "./validate.js";
+import { checkDuration, checkFunction, checkInteger, checkOptions, describe, readAcquireOptions } from "./validate.js";
 
 /** setTimeout's largest delay; longer waits are slept in several steps. */
 const MAX_TIMEOUT = 2_147_483_647;
@@ -43,7 +43,6 @@ const MAX_TIMEOUT = 2_147_483_647;
 const EPSILON = 1e-3;
 const RATE_KEYS: readonly string[] = ["limit", "interval", "burst", "name"];
 const LIMITER_KEYS: readonly string[] = ["concurrency", "rate", "name"];
-const ACQUIRE_KEYS: readonly string[] = ["weight", "signal", "timeout"];
 
 // Read the clock through the global each time so fake timers (which replace
 // `performance`) are honoured. performance.now() is monotonic, unlike Date.now().
@@ -178,14 +177,7 @@ interface Parsed {
 }
 
 function parseAcquire(options: AcquireOptions | undefined): Parsed {
-  const parsed: Parsed = { weight: 1, signal: undefined, timeout: undefined };
-  if (options !== undefined) {
-    checkOptions("options", options, ACQUIRE_KEYS);
-    if (options.weight !== undefined) parsed.weight = checkInteger("weight", options.weight);
-    if (options.signal !== undefined) parsed.signal = checkSignal("signal", options.signal);
-    if (options.timeout !== undefined) parsed.timeout = checkDuration("timeout", options.timeout);
-  }
-  return parsed;
+  return options === undefined ? { weight: 1, signal: undefined, timeout: undefined } : readAcquireOptions(options);
 }
 
 /** The head of the queue while it sleeps until its admission time. */

@@ -27,7 +27,7 @@
 
 import { channels } from "./diagnostics.js";
 import { ClosedError, timeoutError } from "./errors.js";
-import { checkDuration, checkFunction, checkInteger, checkOptions, checkSignal, describe } from "./validate.js";
+import { checkFunction, checkInteger, checkOptions, describe, readAcquireOptions } from "./validate.js";
 
 /**
  * Options of `acquire`, `run` and the methods built on them.
@@ -86,7 +86,6 @@ export interface SemaphoreStats {
 const ONCE: AddEventListenerOptions = { once: true };
 /** setTimeout's largest delay; longer timeouts mean "wait forever". */
 const MAX_TIMEOUT = 2_147_483_647;
-const ACQUIRE_KEYS: readonly string[] = ["weight", "signal", "timeout"];
 const SEMAPHORE_KEYS: readonly string[] = ["name"];
 
 
@@ -356,12 +355,7 @@ export class Semaphore {
     let weight = 1;
     let signal: AbortSignal | undefined;
     let timeout: number | undefined;
-    if (options !== undefined) {
-      checkOptions("options", options, ACQUIRE_KEYS);
-      if (options.weight !== undefined) weight = checkInteger("weight", options.weight);
-      if (options.signal !== undefined) signal = checkSignal("signal", options.signal);
-      if (options.timeout !== undefined) timeout = checkDuration("timeout", options.timeout);
-    }
+    if (options !== undefined) ({ weight, signal, timeout } = readAcquireOptions(options));
     if (weight > this.#capacity) throw this.#tooHeavy(weight);
     if (this.#closed) return Promise.reject(this.#closedError());
     // An already-aborted signal fails even when permits are free: the caller

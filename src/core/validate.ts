@@ -84,3 +84,31 @@ export function checkFunction(name: string, value: unknown): void {
     throw new TypeError(`Expected \`${name}\` to be a function, got ${describe(value)}`);
   }
 }
+
+/** The checked options of an `acquire`/`run` call. */
+export interface ParsedAcquire {
+  weight: number;
+  signal: AbortSignal | undefined;
+  timeout: number | undefined;
+}
+
+const ACQUIRE_KEYS: readonly string[] = ["weight", "signal", "timeout"];
+
+/**
+ * Checks the options of `acquire`/`run` (`{ weight, signal, timeout }`) the
+ * same way for every limiter and backend: unknown keys are a `TypeError`, a
+ * bad weight, signal or timeout a `TypeError`/`RangeError`. Call it only when
+ * options were given (the no-options path allocates nothing).
+ */
+export function readAcquireOptions(options: {
+  weight?: number | undefined;
+  signal?: AbortSignal | undefined;
+  timeout?: number | undefined;
+}): ParsedAcquire {
+  checkOptions("options", options, ACQUIRE_KEYS);
+  return {
+    weight: options.weight === undefined ? 1 : checkInteger("weight", options.weight),
+    signal: options.signal === undefined ? undefined : checkSignal("signal", options.signal),
+    timeout: options.timeout === undefined ? undefined : checkDuration("timeout", options.timeout),
+  };
+}

@@ -21,7 +21,7 @@
 
 import { ClosedError, timeoutError } from "../core/errors.js";
 import type { AcquireOptions } from "../core/semaphore.js";
-import { checkDuration, checkFunction, checkInteger, checkOptions, checkSignal, describe } from "../core/validate.js";
+import { checkDuration, checkFunction, checkInteger, checkOptions, describe, readAcquireOptions } from "../core/validate.js";
 import { adapt, type RedisAdapter } from "./client.js";
 import { RedisCommandError, RedisUnavailableError } from "./errors.js";
 import { defineScript, type Script } from "./scripts.js";
@@ -194,7 +194,6 @@ export class RedisRatePermit implements Disposable, AsyncDisposable {
 }
 
 const OPTION_KEYS: readonly string[] = ["limit", "interval", "burst", "prefix", "commandTimeoutMs"];
-const ACQUIRE_KEYS: readonly string[] = ["weight", "signal", "timeout"];
 
 /**
  * Admits at most `limit` units per `interval` across every process that uses
@@ -324,12 +323,7 @@ export class RedisRateLimiter {
     let weight = 1;
     let signal: AbortSignal | undefined;
     let timeout: number | undefined;
-    if (options !== undefined) {
-      checkOptions("options", options, ACQUIRE_KEYS);
-      if (options.weight !== undefined) weight = checkInteger("weight", options.weight);
-      if (options.signal !== undefined) signal = checkSignal("signal", options.signal);
-      if (options.timeout !== undefined) timeout = checkDuration("timeout", options.timeout);
-    }
+    if (options !== undefined) ({ weight, signal, timeout } = readAcquireOptions(options));
     if (weight > this.burst) throw this.#tooHeavy(weight);
     if (this.#closed) return Promise.reject(this.#closedError());
     if (signal?.aborted) {

@@ -29,7 +29,7 @@ import { randomBytes } from "node:crypto";
 import { channels } from "../core/diagnostics.js";
 import { ClosedError, LeaseLostError, timeoutError } from "../core/errors.js";
 import type { AcquireOptions } from "../core/semaphore.js";
-import { checkDuration, checkFunction, checkInteger, checkOptions, checkSignal, describe } from "../core/validate.js";
+import { checkFunction, checkInteger, checkOptions, describe, readAcquireOptions } from "../core/validate.js";
 import { adapt, type PubSub, type RedisAdapter } from "./client.js";
 import { CapacityMismatchError, RedisCommandError, RedisUnavailableError } from "./errors.js";
 import { scripts, type Script } from "./scripts.js";
@@ -145,7 +145,6 @@ export interface RedisSemaphoreSnapshot {
   waiters: { id: string; weight: number }[];
 }
 
-const ACQUIRE_KEYS: readonly string[] = ["weight", "signal", "timeout"];
 const OPTION_KEYS: readonly string[] = ["leaseMs", "prefix", "commandTimeoutMs", "whenUnavailable"];
 const MAX_TIMEOUT = 2_147_483_647;
 /** How long an unused subscription (and then the subscriber connection) is kept. */
@@ -612,12 +611,7 @@ export class RedisSemaphore {
     let weight = 1;
     let signal: AbortSignal | undefined;
     let timeout: number | undefined;
-    if (options !== undefined) {
-      checkOptions("options", options, ACQUIRE_KEYS);
-      if (options.weight !== undefined) weight = checkInteger("weight", options.weight);
-      if (options.signal !== undefined) signal = checkSignal("signal", options.signal);
-      if (options.timeout !== undefined) timeout = checkDuration("timeout", options.timeout);
-    }
+    if (options !== undefined) ({ weight, signal, timeout } = readAcquireOptions(options));
     if (weight > this.#capacity) throw this.#tooHeavy(weight);
     if (this.#closed) return Promise.reject(this.#closedError());
     // An already-aborted signal fails even when permits are free: the caller
