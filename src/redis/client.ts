@@ -94,34 +94,55 @@ function ioredisAdapter(client: Loose): RedisAdapter {
     },
     subscriber(onMessage, onReady) {
       // A Cluster routes SSUBSCRIBE to the node owning the channel's slot only
-      // with sharded subscribers on.
+      // with sharded subscribers on, and resubscribes by itself (its promises
+      // handled). A standalone client's own resubscription after a reconnect
+      // leaves its promises unhandled (a close in between is an unhandled
+      // rejection), so we turn it off and resubscribe here.
       const sub = isCluster
         ? call<Loose>(client, "duplicate", undefined, { shardedSubscribers: true })
-        : call<Loose>(client, "duplicate");
+        : call<Loose>(client, "duplicate", { autoResubscribe: false });
       let sharded: boolean | undefined;
+      const confirmed = new Set<string>();
       const listener = (channel: unknown, message: unknown): void => onMessage(text(channel), text(message));
+      const subscribe = async (channel: string): Promise<void> => {
+        if (sharded !== false) {
+          try {
+            await call<Promise<unknown>>(sub, "ssubscribe", channel);
+            sharded = true;
+            return;
+          } catch (error) {
+            if (sharded === true || !isUnknownCommand(error)) throw error;
+            sharded = false;
+          }
+        }
+        await call<Promise<unknown>>(sub, "subscribe", channel);
+      };
       sub.on?.("message", listener);
       sub.on?.("smessage", listener);
       sub.on?.("error", () => {}); // the subscriber reconnects by itself; failures surface through commands
-      sub.on?.("ready", onReady);
+      sub.on?.("ready", () => {
+        if (isCluster || confirmed.size === 0) return onReady();
+        // Tell the semaphores only once the subscriptions are back, so that
+        // what they ask Redis next cannot miss a wake-up.
+        const channels = [...confirmed];
+        void Promise.allSettled(channels.map(subscribe)).then((results) => {
+          results.forEach((result, i) => {
+            if (result.status === "rejected") confirmed.delete(channels[i]!);
+          });
+          onReady();
+        });
+      });
       return {
         async subscribe(channel) {
-          if (sharded !== false) {
-            try {
-              await call<Promise<unknown>>(sub, "ssubscribe", channel);
-              sharded = true;
-              return;
-            } catch (error) {
-              if (sharded === true || !isUnknownCommand(error)) throw error;
-              sharded = false;
-            }
-          }
-          await call<Promise<unknown>>(sub, "subscribe", channel);
+          await subscribe(channel);
+          confirmed.add(channel);
         },
         async unsubscribe(channel) {
+          confirmed.delete(channel);
           await call<Promise<unknown>>(sub, sharded === false ? "unsubscribe" : "sunsubscribe", channel);
         },
         close() {
+          confirmed.clear();
           call<unknown>(sub, "disconnect");
         },
       };

@@ -115,6 +115,48 @@ describe("Redis unavailable with whenUnavailable: \"wait\"", () => {
   }, 30_000);
 });
 
+describe("the subscriber connection across a restart", () => {
+  let server: RedisServer;
+  let redis: Redis;
+
+  beforeAll(async () => {
+    server = await startRedisServer();
+    redis = new Redis(server.port, server.host, { retryStrategy: () => 50, maxRetriesPerRequest: 1 });
+    redis.on("error", () => {});
+    await redis.ping();
+  });
+
+  afterAll(async () => {
+    redis.disconnect();
+    await server.stop();
+  });
+
+  it("subscribes again after Redis restarts: a release still wakes the next waiter by push, not at the next heartbeat", async () => {
+    // leaseMs 30 s: heartbeats every 10 s, so a grant within 2 s was pushed.
+    const sem = new RedisSemaphore(redis, "resubscribe", 1, { leaseMs: 30_000, whenUnavailable: "wait" });
+    const held = await sem.acquire();
+    const waiting = [sem.acquire(), sem.acquire()];
+    await until("both queued", async () => (await sem.inspect()).waiters.length === 2);
+
+    await server.stop();
+    await sleep(100);
+    await server.start(); // empty: no persistence, so both waiters are queued again
+    await until("client reconnected", () => redis.status === "ready");
+    await held.release();
+
+    const tagged = waiting.map((p, i) => p.then((permit) => ({ permit, i })));
+    const first = await Promise.race(tagged);
+    await until("the other one queued again", async () => (await sem.inspect()).waiters.length === 1);
+    const released = Date.now();
+    await first.permit.release();
+    const second = await tagged[1 - first.i]!;
+    expect(Date.now() - released).toBeLessThan(2_000);
+    expect(second.permit.token).toBeGreaterThan(first.permit.token);
+    await second.permit.release();
+    await sem.onIdle();
+  }, 30_000);
+});
+
 describe("Redis Cluster (3 masters on loopback)", () => {
   let cluster: RedisCluster;
 
