@@ -22,6 +22,7 @@ export { limit, limitFunction, type LimitFunction, type LimitOptions } from "./c
 export { map, type MapContext, type MapOptions } from "./core/map.js";
 export {
   type AcquireOptions,
+  type LimiterCounters,
   Lock,
   Permit,
   Semaphore,

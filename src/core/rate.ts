@@ -34,7 +34,14 @@
  */
 
 import { ClosedError, timeoutError } from "./errors.js";
-import { type AcquireOptions, type Permit, polyfillDispose, Semaphore, type SemaphoreStats } from "./semaphore.js";
+import {
+  type AcquireOptions,
+  type LimiterCounters,
+  type Permit,
+  polyfillDispose,
+  Semaphore,
+  type SemaphoreStats,
+} from "./semaphore.js";
 import { checkDuration, checkFunction, checkInteger, checkOptions, describe, readAcquireOptions } from "./validate.js";
 
 /** setTimeout's largest delay; longer waits are slept in several steps. */
@@ -69,7 +76,7 @@ export interface RateLimiterOptions extends RateOptions {
 }
 
 /** A plain snapshot of a rate limiter's state and counters, from `stats()`. */
-export interface RateLimiterStats {
+export interface RateLimiterStats extends LimiterCounters {
   limit: number;
   interval: number;
   burst: number;
@@ -77,22 +84,6 @@ export interface RateLimiterStats {
   available: number;
   /** Milliseconds until one more unit becomes available (0 when `available > 0`). */
   nextIn: number;
-  /** Units admitted and not yet released (by weight). */
-  inUse: number;
-  /** Waiters in the queue now, the head (waiting for its time) included. */
-  queued: number;
-  /** Requests admitted since creation. */
-  acquired: number;
-  /** Permits released since creation. */
-  released: number;
-  /** Waiters whose signal aborted (queued or already aborted on arrival). */
-  aborted: number;
-  /** Waiters whose timeout elapsed. */
-  timedOut: number;
-  /** The longest the queue has been. */
-  maxQueued: number;
-  /** Whether `close()` was called. */
-  closed: boolean;
 }
 
 /**

@@ -59,13 +59,21 @@ export interface SemaphoreOptions {
   name?: string | undefined;
 }
 
-/** A plain snapshot of a semaphore's state and counters, from `stats()`. */
-export interface SemaphoreStats {
-  /** Total permits. */
-  capacity: number;
-  /** Permits free now (0 when the capacity was shrunk below what is held). */
-  available: number;
-  /** Permits held now (by weight). */
+/**
+ * The counters every limiter's `stats()` reports: {@link SemaphoreStats},
+ * `RateLimiterStats` and, counted per process, the Redis limiters' stats.
+ *
+ * @example
+ * ```ts
+ * import { Semaphore, type LimiterCounters } from "permits";
+ * const sem = new Semaphore(1);
+ * (await sem.acquire()).release();
+ * const { acquired, released }: LimiterCounters = sem.stats();
+ * console.log(acquired, released); // 1 1
+ * ```
+ */
+export interface LimiterCounters {
+  /** Units held now (by weight). */
   inUse: number;
   /** Waiters in the queue now (not their weights). */
   queued: number;
@@ -81,6 +89,14 @@ export interface SemaphoreStats {
   maxQueued: number;
   /** Whether `close()` was called. */
   closed: boolean;
+}
+
+/** A plain snapshot of a semaphore's state and counters, from `stats()`. */
+export interface SemaphoreStats extends LimiterCounters {
+  /** Total permits. */
+  capacity: number;
+  /** Permits free now (0 when the capacity was shrunk below what is held). */
+  available: number;
 }
 
 const ONCE: AddEventListenerOptions = { once: true };

@@ -20,7 +20,7 @@
  */
 
 import { ClosedError, timeoutError } from "../core/errors.js";
-import type { AcquireOptions } from "../core/semaphore.js";
+import type { AcquireOptions, LimiterCounters } from "../core/semaphore.js";
 import { checkDuration, checkFunction, checkInteger, checkOptions, describe, readAcquireOptions } from "../core/validate.js";
 import { adapt, type RedisAdapter } from "./client.js";
 import { RedisCommandError, RedisUnavailableError } from "./errors.js";
@@ -110,6 +110,8 @@ export interface RedisRateLimiterOptions {
 
 /**
  * A snapshot of this process's view of a Redis rate limiter, from `stats()`.
+ * The counters ({@link LimiterCounters}) are this instance's; `queued` counts
+ * its waiters sleeping until their reserved time.
  *
  * @example
  * ```ts
@@ -122,20 +124,10 @@ export interface RedisRateLimiterOptions {
  * redis.disconnect();
  * ```
  */
-export interface RedisRateLimiterStats {
+export interface RedisRateLimiterStats extends LimiterCounters {
   limit: number;
   interval: number;
   burst: number;
-  /** Units admitted here and not yet released. */
-  inUse: number;
-  /** Waiters of this instance sleeping until their reserved time. */
-  queued: number;
-  acquired: number;
-  released: number;
-  aborted: number;
-  timedOut: number;
-  maxQueued: number;
-  closed: boolean;
 }
 
 /**

@@ -28,7 +28,7 @@
 import { randomBytes } from "node:crypto";
 import { channels } from "../core/diagnostics.js";
 import { ClosedError, LeaseLostError, timeoutError } from "../core/errors.js";
-import type { AcquireOptions } from "../core/semaphore.js";
+import type { AcquireOptions, LimiterCounters } from "../core/semaphore.js";
 import { checkFunction, checkInteger, checkOptions, describe, readAcquireOptions } from "../core/validate.js";
 import { adapt, type PubSub, type RedisAdapter } from "./client.js";
 import { CapacityMismatchError, RedisCommandError, RedisUnavailableError } from "./errors.js";
@@ -83,6 +83,7 @@ export interface RedisSemaphoreOptions {
 
 /**
  * A snapshot of one process's view of a Redis semaphore, from `stats()`.
+ * The counters ({@link LimiterCounters}) are this instance's.
  *
  * @example
  * ```ts
@@ -95,29 +96,13 @@ export interface RedisSemaphoreOptions {
  * redis.disconnect();
  * ```
  */
-export interface RedisSemaphoreStats {
+export interface RedisSemaphoreStats extends LimiterCounters {
   /** Total permits (shared by every process). */
   capacity: number;
   /** Permits free across the fleet, as of this process's last reply from Redis. */
   available: number;
-  /** Permits held by this instance, by weight. */
-  inUse: number;
-  /** Waiters of this instance. */
-  queued: number;
-  /** Acquisitions granted to this instance. */
-  acquired: number;
-  /** Permits this instance released. */
-  released: number;
-  /** Waiters whose signal aborted. */
-  aborted: number;
-  /** Waiters whose timeout elapsed. */
-  timedOut: number;
-  /** The longest this instance's queue has been. */
-  maxQueued: number;
   /** Permits whose lease was lost. */
   leaseLost: number;
-  /** Whether `close()` was called. */
-  closed: boolean;
 }
 
 /**
