@@ -223,10 +223,34 @@ async function crashRecovery(lib, port) {
   return grantedAt === undefined ? undefined : grantedAt - killedAt;
 }
 
+/**
+ * The floor of a pushed hand-off on this machine: a bare PUBLISH from one
+ * process to a subscriber in another that has been idle for a hold's length
+ * (as a queued waiter is), with no library in between; and, for contrast, a
+ * PING round trip from a process that was busy a moment ago. A waiter that
+ * sleeps until it is woken cannot be woken faster than the first.
+ */
+async function floor(port) {
+  const [listener, publisher] = [startWorker(port), startWorker(port)];
+  await Promise.all([listener.ready, publisher.ready]);
+  const count = 400;
+  const channel = `bench-floor-${Date.now()}`;
+  listener.send({ cmd: "listen", channel, count });
+  await listener.next("listening");
+  publisher.send({ cmd: "publish", channel, count, gapMs: HOLD_MS });
+  const { delays } = (await listener.next("result")).result;
+  const { pings } = (await publisher.next("result")).result;
+  for (const w of [listener, publisher]) w.send({ cmd: "exit" });
+  delays.sort((a, b) => a - b);
+  pings.sort((a, b) => a - b);
+  return { publishP50: pct(delays, 50), publishP99: pct(delays, 99), pingP50: pct(pings, 50) };
+}
+
 const redis = await startRedis();
 const admin = new Redis(redis.port, "127.0.0.1");
 const version = /redis_version:(\S+)/.exec(await admin.info("server"))[1];
 const rows = [];
+let wake;
 try {
   // Contended runs in an A B C C B A schedule, half the time each, so every
   // library sees the same share of the machine's background load.
@@ -250,6 +274,12 @@ try {
       row.recovery = undefined;
     }
     rows.push(row);
+  }
+  process.stderr.write(`floor: PUBLISH to an idle subscriber ...\n`);
+  try {
+    wake = await floor(redis.port);
+  } catch {
+    wake = undefined;
   }
   process.stderr.write(`uncontended, interleaved ...\n`);
   try {
@@ -293,6 +323,14 @@ if (ours && peer && !ours.failed && !peer.failed) {
     `Uncontended pairs/s: as each library documents it (permits: \`permit.release()\`, not awaited; redis-semaphore: \`await sem.release()\`) ` +
       `${fmt(ours.solo.plain / peer.solo.awaited, 2)}x; like for like ${fmt(ours.solo.plain / peer.solo.plain, 2)}x (neither awaited), ` +
       `${fmt(ours.solo.awaited / peer.solo.awaited, 2)}x (both awaited).`,
+  );
+}
+if (wake !== undefined) {
+  lines.push(
+    "",
+    `Floor of a pushed hand-off here: a bare PUBLISH reaches a subscriber process idle for ${HOLD_MS} ms in ` +
+      `p50 ${fmt(wake.publishP50, 2)} / p99 ${fmt(wake.publishP99, 2)} ms (no library; a PING round trip from a busy process: p50 ${fmt(wake.pingP50, 2)} ms)` +
+      (ours && !ours.failed ? `; permits' hand-off p50 is ${fmt(ours.handoffP50 / wake.publishP50, 2)}x that floor.` : "."),
   );
 }
 console.log(lines.join("\n"));

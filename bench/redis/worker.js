@@ -7,6 +7,10 @@
 //   { cmd: "uncontended", lib, name, ms, awaitRelease }   acquire+release pairs in a loop.
 //   { cmd: "hold", lib, name, leaseMs }                    acquire and hold (to be SIGKILLed).
 //   { cmd: "wait", lib, name, leaseMs, giveUpMs }          acquire once, report when (epoch ms).
+//   { cmd: "listen", channel, count }                      the floor: subscribe, report when subscribed
+//                                                          ("listening"), then the delay of `count` messages.
+//   { cmd: "publish", channel, count, gapMs }              the floor: PUBLISH the time `count` times, gapMs
+//                                                          apart, then `count` PING round trips.
 import { Redis } from "ioredis";
 import Bottleneck from "bottleneck";
 import { Semaphore as PeerSemaphore } from "redis-semaphore";
@@ -165,6 +169,29 @@ process.on("message", (msg) => {
         sleep(msg.giveUpMs).then(() => ({ grantedAt: undefined })),
       ]);
       process.send({ result: outcome });
+    } else if (msg.cmd === "listen") {
+      const sub = new Redis(port, "127.0.0.1");
+      clients.push(sub);
+      const delays = [];
+      sub.on("message", (_channel, sent) => {
+        delays.push(now() - Number(sent));
+        if (delays.length === msg.count) process.send({ result: { delays } });
+      });
+      await sub.subscribe(msg.channel);
+      process.send({ listening: true });
+    } else if (msg.cmd === "publish") {
+      for (let i = 0; i < msg.count; i++) {
+        await own.publish(msg.channel, String(now()));
+        await sleep(msg.gapMs);
+      }
+      const pings = [];
+      for (let i = 0; i < msg.count; i++) {
+        const sent = now();
+        await own.ping();
+        pings.push(now() - sent);
+        await sleep(1);
+      }
+      process.send({ result: { pings } });
     } else if (msg.cmd === "exit") {
       for (const c of clients) c.disconnect();
       own.disconnect();
