@@ -18,6 +18,6 @@
  */
 
 export { type FetchFunction, type LimitedFetch, limitFetch, type LimitFetchOptions, type LimitFetchStats } from "./fetch.js";
-export type { HttpLimitOptions, HttpLimitStats, OriginStats } from "./limits.js";
+export type { HttpLimitOptions, HttpLimitStats, OriginStats, SharedRate, SharedRateStats } from "./limits.js";
 export { type LimitInterceptor, limitInterceptor, type LimitInterceptorOptions } from "./undici.js";
 export { parseRetryAfter } from "./headers.js";

@@ -22,7 +22,7 @@
 import { ClosedError } from "../core/errors.js";
 import { KeyedSemaphore } from "../core/keyed.js";
 import { RateLimiter, type RateLimiterStats, type RateOptions } from "../core/rate.js";
-import { type Permit, Semaphore, type SemaphoreStats } from "../core/semaphore.js";
+import { type LimiterCounters, type Permit, Semaphore, type SemaphoreStats } from "../core/semaphore.js";
 import { checkDuration, checkInteger, describe } from "../core/validate.js";
 
 const now = (): number => globalThis.performance.now();
@@ -43,9 +43,17 @@ export interface HttpLimitOptions {
   /**
    * A rate per origin, `{ limit, interval, burst? }` as for `RateLimiter`
    * (e.g. `{ limit: 100, interval: 60_000 }`): each origin gets its own.
+   *
+   * Or a function from the origin to a rate shared with other processes
+   * ({@link SharedRate}, e.g. a `RedisRateLimiter` from `permits/redis`):
+   * every process then draws on one quota, and a 429/503 `Retry-After` (or
+   * a rate-limit header) seen by one process pauses the origin for all of
+   * them through the shared rate's `pause(ms)`. The function is called when
+   * an origin becomes active (again, after it went quiet); what it returns
+   * is the caller's to close.
    * @defaultValue no rate limit
    */
-  rate?: RateOptions | undefined;
+  rate?: RateOptions | ((origin: string) => SharedRate) | undefined;
   /**
    * The longest pause (ms) a `Retry-After` or rate-limit header may impose on
    * an origin; longer requests are cut to this (and `limitFetch` then returns
@@ -63,6 +71,45 @@ export interface HttpLimitOptions {
   rateLimitHeaders?: boolean | undefined;
 }
 
+/**
+ * A rate limiter shared beyond this process, as `limitFetch` and
+ * `limitInterceptor` use it: `RedisRateLimiter` from `permits/redis` is one.
+ * Each request takes (and at once releases) one unit before it is sent; a
+ * pause this process learns of (`Retry-After`, rate-limit headers) is passed
+ * on with `pause(ms)`, and the rate's own `acquire` makes every process wait
+ * it out.
+ *
+ * @example
+ * ```ts
+ * import { Redis } from "ioredis";
+ * import { limitFetch } from "permits/http";
+ * import { RedisRateLimiter } from "permits/redis";
+ * const redis = new Redis();
+ * const fetch = limitFetch({
+ *   perOrigin: 4,
+ *   // one quota and one 429 pause per origin for every process
+ *   rate: (origin) => new RedisRateLimiter(redis, `api:${origin}`, { limit: 100, interval: 60_000 }),
+ * });
+ * console.log(typeof fetch); // function
+ * redis.disconnect();
+ * ```
+ */
+export interface SharedRate {
+  /** Waits for one unit of the rate (and out any shared pause). */
+  acquire(options?: { signal?: AbortSignal | undefined }): Promise<{ release(): void }>;
+  /** Pauses the rate for every process for `ms` (never shortening a longer pause). */
+  pause(ms: number): Promise<unknown>;
+  /** A snapshot for {@link OriginStats}, if the rate has one. */
+  stats?(): SharedRateStats;
+}
+
+/** What {@link OriginStats} shows of a {@link SharedRate}: this process's counters and the settings. */
+export interface SharedRateStats extends LimiterCounters {
+  limit: number;
+  interval: number;
+  burst: number;
+}
+
 /** A snapshot of one origin, in {@link HttpLimitStats}. */
 export interface OriginStats {
   /** Requests admitted and not finished (their body not yet consumed). */
@@ -75,8 +122,8 @@ export interface OriginStats {
   pauses: number;
   /** Retries sent to this origin since it became active. */
   retries: number;
-  /** The origin's rate limiter, when a `rate` is set. */
-  rate?: RateLimiterStats;
+  /** The origin's rate limiter, when a `rate` is set (for a shared rate, if it has `stats()`). */
+  rate?: RateLimiterStats | SharedRateStats;
 }
 
 /** A snapshot of the limits, from `stats()`. */
@@ -121,6 +168,7 @@ class Origin {
   constructor(
     readonly name: string,
     readonly rate: RateLimiter | undefined,
+    readonly shared: SharedRate | undefined,
   ) {}
 }
 
@@ -130,9 +178,12 @@ export function checkHttpLimitOptions(options: HttpLimitOptions): void {
   if (options.perOrigin !== undefined && typeof options.perOrigin !== "function") {
     checkInteger("perOrigin", options.perOrigin);
   }
-  if (options.rate !== undefined) {
+  if (options.rate !== undefined && typeof options.rate !== "function") {
     if (typeof options.rate !== "object" || options.rate === null) {
-      throw new TypeError(`Expected \`rate\` to be an object like { limit, interval, burst? }, got ${describe(options.rate)}`);
+      throw new TypeError(
+        "Expected `rate` to be an object like { limit, interval, burst? } or a function from the origin to a shared rate, " +
+          `got ${describe(options.rate)}`,
+      );
     }
     // Validate once, with the RateLimiter's own messages.
     new RateLimiter(options.rate).close();
@@ -143,6 +194,16 @@ export function checkHttpLimitOptions(options: HttpLimitOptions): void {
   }
 }
 
+function sharedRateOf(factory: (origin: string) => SharedRate, origin: string): SharedRate {
+  const rate = factory(origin);
+  if (typeof rate !== "object" || rate === null || typeof rate.acquire !== "function" || typeof rate.pause !== "function") {
+    throw new TypeError(
+      `Expected \`rate("${origin}")\` to return a shared rate (an object with \`acquire\` and \`pause\`, such as a RedisRateLimiter), got ${describe(rate)}`,
+    );
+  }
+  return rate;
+}
+
 /** @internal The shared admission core. */
 export class HttpLimits {
   readonly maxRetryAfter: number;
@@ -150,6 +211,7 @@ export class HttpLimits {
   readonly #global: Semaphore | undefined;
   readonly #perOrigin: KeyedSemaphore<string> | undefined;
   readonly #rate: RateOptions | undefined;
+  readonly #sharedRate: ((origin: string) => SharedRate) | undefined;
   readonly #origins = new Map<string, Origin>();
   #inFlight = 0;
   #queued = 0;
@@ -165,7 +227,9 @@ export class HttpLimits {
     this.#global = options.concurrency === undefined ? undefined : new Semaphore(options.concurrency, { name: "http" });
     this.#perOrigin =
       options.perOrigin === undefined ? undefined : new KeyedSemaphore<string>(options.perOrigin, { name: "http" });
-    this.#rate = options.rate === undefined ? undefined : { ...options.rate };
+    const rate = options.rate;
+    this.#rate = rate === undefined || typeof rate === "function" ? undefined : { ...rate };
+    this.#sharedRate = typeof rate === "function" ? rate : undefined;
     this.maxRetryAfter = options.maxRetryAfter ?? 60_000;
     this.rateLimitHeaders = options.rateLimitHeaders ?? true;
   }
@@ -188,8 +252,9 @@ export class HttpLimits {
       for (;;) {
         if (now() < origin.pausedUntil) await this.#waitPause(origin, signal);
         if (this.#global !== undefined) global = await this.#global.acquire({ signal });
-        if (origin.rate !== undefined && now() >= origin.pausedUntil) {
-          (await origin.rate.acquire({ signal })).release();
+        const rate = origin.rate ?? origin.shared;
+        if (rate !== undefined && now() >= origin.pausedUntil) {
+          (await rate.acquire({ signal })).release();
         }
         if (now() >= origin.pausedUntil) break;
         // Paused while we waited: give the global slot back and wait the pause out.
@@ -218,8 +283,9 @@ export class HttpLimits {
    * charged.
    */
   tryAdmit(originName: string, signal: AbortSignal | undefined): Lease | undefined {
-    // Anyone between gates in admit() (even for a microtask) goes first.
-    if (this.#closed || signal?.aborted || this.#queued > 0) return undefined;
+    // Anyone between gates in admit() (even for a microtask) goes first; a
+    // shared rate answers only asynchronously.
+    if (this.#closed || signal?.aborted || this.#queued > 0 || this.#sharedRate !== undefined) return undefined;
     const origin = this.#get(originName);
     let local: Permit | undefined;
     let global: Permit | undefined;
@@ -270,6 +336,9 @@ export class HttpLimits {
       origin.pauses++;
       this.pauses++;
       if (origin.waiters.size > 0) this.#schedule(origin);
+      // Every other process learns through the shared rate. If that fails
+      // (Redis down), this process still keeps the pause.
+      if (origin.shared !== undefined) void origin.shared.pause(applied).catch(() => {});
     }
     this.#maybeDrop(origin);
     return applied;
@@ -302,6 +371,7 @@ export class HttpLimits {
         retries: origin.retries,
       };
       if (origin.rate !== undefined) entry.rate = origin.rate.stats();
+      else if (origin.shared?.stats !== undefined) entry.rate = origin.shared.stats();
       origins[origin.name] = entry;
     }
     const stats: HttpLimitStats = {
@@ -334,7 +404,11 @@ export class HttpLimits {
       // Quiet origins are dropped lazily: memory stays bounded by the active
       // origins plus at most 64 recently quiet ones.
       if (this.#origins.size >= 64) this.#sweep();
-      origin = new Origin(name, this.#rate === undefined ? undefined : new RateLimiter(this.#rate));
+      origin = new Origin(
+        name,
+        this.#rate === undefined ? undefined : new RateLimiter(this.#rate),
+        this.#sharedRate === undefined ? undefined : sharedRateOf(this.#sharedRate, name),
+      );
       this.#origins.set(name, origin);
     }
     return origin;

@@ -1,5 +1,6 @@
 /**
- * Every TSDoc @example of src/redis/*.ts and every ```ts block of
+ * Every TSDoc @example of src/redis/*.ts (and of src/http/limits.ts, whose
+ * SharedRate example uses Redis) and every ```ts block of
  * docs/redis.md runs against a real redis-server: types stripped by esbuild,
  * `new Redis()` pointed at the test server (the only change), `permits/redis`
  * resolved by name to dist/ as a user's code would resolve it (`npm test`
@@ -51,9 +52,12 @@ function markdown(guide: string): Block[] {
   return found;
 }
 
-const sources = readdirSync(join(root, "src/redis"))
-  .filter((f) => f.endsWith(".ts"))
-  .map((f) => `src/redis/${f}`);
+const sources = [
+  ...readdirSync(join(root, "src/redis"))
+    .filter((f) => f.endsWith(".ts"))
+    .map((f) => `src/redis/${f}`),
+  "src/http/limits.ts", // SharedRate: limitFetch with a RedisRateLimiter
+];
 const all = [...sources.flatMap(tsdoc), ...markdown("docs/redis.md")];
 const runnable = all.filter((b) => !b.code.includes("partner.example"));
 
