@@ -8,34 +8,35 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LeaseLostError } from "../../src/core/errors.js";
 import { RedisSemaphore, RedisUnavailableError } from "../../src/redis/index.js";
 import { startRedisCluster, startRedisServer, type RedisCluster, type RedisServer } from "../helpers/redis-server.js";
+import { until } from "../helpers/until.js";
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function until(what: string, check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
-    await sleep(20);
-  }
+/**
+ * A redis-server of this describe block's own (it gets stopped and restarted)
+ * and an ioredis client that retries every 50 ms and fails a command after
+ * one retry, so an outage shows instead of queueing.
+ */
+function ownRedis(): { readonly server: RedisServer; readonly redis: Redis } {
+  const own = {} as { server: RedisServer; redis: Redis };
+  beforeAll(async () => {
+    own.server = await startRedisServer();
+    own.redis = new Redis(own.server.port, own.server.host, { retryStrategy: () => 50, maxRetriesPerRequest: 1 });
+    own.redis.on("error", () => {}); // the outage is the point of these tests
+    await own.redis.ping();
+  });
+  afterAll(async () => {
+    own.redis.disconnect();
+    await own.server.stop();
+  });
+  return own;
 }
 
 describe("Redis stopped and restarted during a run", () => {
-  let server: RedisServer;
-  let redis: Redis;
-
-  beforeAll(async () => {
-    server = await startRedisServer();
-    redis = new Redis(server.port, server.host, { retryStrategy: () => 50, maxRetriesPerRequest: 1 });
-    redis.on("error", () => {}); // the outage is the point of the test
-    await redis.ping();
-  });
-
-  afterAll(async () => {
-    redis.disconnect();
-    await server.stop();
-  });
+  const own = ownRedis();
 
   it("rejects with a clear error naming the server, never hangs, loses held leases, and works again once Redis is back", async () => {
+    const { server, redis } = own;
     const sem = new RedisSemaphore(redis, "outage", 1, { leaseMs: 600, commandTimeoutMs: 1_000 });
     const holder = await sem.acquire();
     const lost = new Promise<unknown>((resolve) => holder.signal.addEventListener("abort", () => resolve(holder.signal.reason)));
@@ -77,22 +78,10 @@ describe("Redis stopped and restarted during a run", () => {
 });
 
 describe("Redis unavailable with whenUnavailable: \"wait\"", () => {
-  let server: RedisServer;
-  let redis: Redis;
-
-  beforeAll(async () => {
-    server = await startRedisServer();
-    redis = new Redis(server.port, server.host, { retryStrategy: () => 50, maxRetriesPerRequest: 1 });
-    redis.on("error", () => {});
-    await redis.ping();
-  });
-
-  afterAll(async () => {
-    redis.disconnect();
-    await server.stop();
-  });
+  const own = ownRedis();
 
   it("waits through an outage (bounded by timeout and signal) and is granted once Redis is back", async () => {
+    const { server, redis } = own;
     const sem = new RedisSemaphore(redis, "outage-wait", 1, { leaseMs: 3_000, whenUnavailable: "wait" });
     const held = await sem.acquire();
     const queued = sem.acquire(); // queued before the outage
@@ -116,23 +105,11 @@ describe("Redis unavailable with whenUnavailable: \"wait\"", () => {
 });
 
 describe("the subscriber connection across a restart", () => {
-  let server: RedisServer;
-  let redis: Redis;
-
-  beforeAll(async () => {
-    server = await startRedisServer();
-    redis = new Redis(server.port, server.host, { retryStrategy: () => 50, maxRetriesPerRequest: 1 });
-    redis.on("error", () => {});
-    await redis.ping();
-  });
-
-  afterAll(async () => {
-    redis.disconnect();
-    await server.stop();
-  });
+  const own = ownRedis();
 
   it("subscribes again after Redis restarts: a release still wakes the next waiter by push, not at the next heartbeat", async () => {
     // leaseMs 30 s: heartbeats every 10 s, so a grant within 2 s was pushed.
+    const { server, redis } = own;
     const sem = new RedisSemaphore(redis, "resubscribe", 1, { leaseMs: 30_000, whenUnavailable: "wait" });
     const held = await sem.acquire();
     const waiting = [sem.acquire(), sem.acquire()];

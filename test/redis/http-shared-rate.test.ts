@@ -10,16 +10,8 @@ import { limitFetch, type SharedRate } from "../../src/http/index.js";
 import { RedisRateLimiter } from "../../src/redis/index.js";
 import { startTestServer, type TestServer } from "../helpers/http-server.js";
 import { startRedisServer, type RedisServer } from "../helpers/redis-server.js";
+import { until } from "../helpers/until.js";
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, check: () => boolean | Promise<boolean>, ms = 5_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
-    await sleep(10);
-  }
-}
 
 describe("limitFetch with a shared rate (RedisRateLimiter)", () => {
   let redisServer: RedisServer;
