@@ -130,8 +130,11 @@ describe("migration guides: the permits half runs", () => {
       }),
     );
     expect(results).toEqual([2, 4, 6, 8]);
-    // minTime 50 ms: the 4th start is at least ~150 ms after the 1st (timers may fire a little early).
-    expect((starts[3] ?? 0) - (starts[0] ?? 0)).toBeGreaterThanOrEqual(140);
+    // minTime 50 ms: the 4th is admitted at least 150 ms after the 1st, which is admitted
+    // no earlier than t0. Measured from t0, not from the 1st start: on a loaded machine
+    // the 1st task body can run late while the rate keeps its own schedule (CI saw
+    // 137.8 ms between the starts). Timers may fire a little early: 145.
+    expect(starts[3] ?? 0).toBeGreaterThanOrEqual(145);
     limiter.close();
     const { state, fetchText } = tracked();
     const wrapped = bottleneck.wrapped((id) => fetchText(String(id)));
