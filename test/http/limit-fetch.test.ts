@@ -399,9 +399,9 @@ describe("limitFetch: per-origin rate", () => {
       // A 6th start is never within 500 ms of the 1st (less 100 ms for event-loop
       // jitter on a loaded CI machine).
       for (let i = 0; i + 5 < list.length; i++) expect(list[i + 5]! - list[i]!).toBeGreaterThan(400);
-      // And with the synchronous fast path, neighbours too: the rate is charged at the
-      // exact (fractional) time, timers fire late, never early (1 ms of rounding).
-      for (let i = 1; i < list.length; i++) expect(list[i]! - list[i - 1]!).toBeGreaterThanOrEqual(98);
+      // And neighbours too. The rate keeps its own schedule, so a start whose timer fired
+      // late (a loaded machine) makes the gap after it short by that much: 10 ms of slack.
+      for (let i = 1; i < list.length; i++) expect(list[i]! - list[i - 1]!).toBeGreaterThanOrEqual(90);
       // The server, with network jitter, never sees more than `limit` in a window of `interval` minus slack.
       const arrivals = s.requests.map((r) => r.start).sort((x, y) => x - y);
       for (let i = 0; i + 5 < arrivals.length; i++) expect(arrivals[i + 5]! - arrivals[i]!).toBeGreaterThan(350);
