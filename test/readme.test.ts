@@ -14,19 +14,15 @@
  * wildcard. Arrays are compared without Node's inner padding (`[1, 2]`).
  */
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
+import { markdownBlocks } from "./helpers/code-blocks.js";
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, "..");
-const readme = readFileSync(join(root, "README.md"), "utf8");
-const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((match, index) => ({
-  index,
-  code: match[1] ?? "",
-  line: readme.slice(0, match.index).split("\n").length,
-}));
+const blocks = markdownBlocks(root, "README.md").map((block, index) => ({ ...block, index }));
 const dir = mkdtempSync(join(root, "test", ".readme-"));
 
 interface Expectation {

@@ -4,49 +4,22 @@
  * drift from the API. The http ones need the network, so they are only
  * type-checked.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import ts from "typescript";
 import { afterAll, describe, expect, it } from "vitest";
+import { markdownBlocks, tsdocExamples } from "../helpers/code-blocks.js";
 
 const root = resolve(fileURLToPath(new URL("../../", import.meta.url)));
 const files = ["src/core/rate.ts", "src/http/fetch.ts", "src/http/undici.ts", "src/http/index.ts", "src/http/headers.ts"];
 
-interface Example {
-  file: string;
-  line: number;
-  code: string;
-}
-
-function examples(file: string): Example[] {
-  const text = readFileSync(join(root, file), "utf8");
-  const found: Example[] = [];
-  const re = /@example\s*\n\s*\*\s*```ts\n([\s\S]*?)\n\s*\*\s*```/g;
-  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
-    const code = m[1]!
-      .split("\n")
-      .map((l) => l.replace(/^\s*\* ?/, ""))
-      .join("\n");
-    found.push({ file, line: text.slice(0, m.index).split("\n").length, code });
-  }
-  return found;
-}
-
-/** ```ts blocks of a Markdown file. */
-function blocks(file: string): Example[] {
-  const text = readFileSync(join(root, file), "utf8");
-  const found: Example[] = [];
-  const re = /```ts\n([\s\S]*?)\n```/g;
-  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
-    found.push({ file, line: text.slice(0, m.index).split("\n").length, code: m[1]! });
-  }
-  return found;
-}
-
 const docs = ["docs/rate.md", "docs/http.md"];
-const all = [...files.flatMap(examples), ...docs.flatMap(blocks)];
+const all = [
+  ...files.flatMap((file) => tsdocExamples(root, file)),
+  ...docs.flatMap((doc) => markdownBlocks(root, doc)),
+];
 const dir = mkdtempSync(join(tmpdir(), "permits-examples-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -8,49 +8,18 @@
  * (`partner.example`) or are fenced ```ts no-run are only compiled.
  */
 import { execFile } from "node:child_process";
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { transform } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { markdownBlocks, tsdocExamples } from "../helpers/code-blocks.js";
 import { startRedisServer, type RedisServer } from "../helpers/redis-server.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const run = promisify(execFile);
 const scratch = join(root, "node_modules/.cache/permits-redis-examples");
-
-interface Block {
-  where: string;
-  code: string;
-}
-
-function tsdoc(source: string): Block[] {
-  const text = readFileSync(join(root, source), "utf8");
-  const found: Block[] = [];
-  const re = /@example\s*\n\s*\*\s*```ts\n([\s\S]*?)\n\s*\*\s*```/g;
-  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
-    const code = (m[1] ?? "")
-      .split("\n")
-      .map((line) => line.replace(/^\s*\* ?/, ""))
-      .join("\n");
-    found.push({ where: `${source}:${text.slice(0, m.index).split("\n").length}`, code });
-  }
-  return found;
-}
-
-function markdown(guide: string): Block[] {
-  const lines = readFileSync(join(root, guide), "utf8").split("\n");
-  const found: Block[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    if (lines[i]?.trim() !== "```ts") continue;
-    let end = i + 1;
-    while (end < lines.length && lines[end]?.trim() !== "```") end++;
-    found.push({ where: `${guide}:${i + 2}`, code: lines.slice(i + 1, end).join("\n") });
-    i = end;
-  }
-  return found;
-}
 
 const sources = [
   ...readdirSync(join(root, "src/redis"))
@@ -58,8 +27,11 @@ const sources = [
     .map((f) => `src/redis/${f}`),
   "src/http/limits.ts", // SharedRate: limitFetch with a RedisRateLimiter
 ];
-const all = [...sources.flatMap(tsdoc), ...markdown("docs/redis.md")];
-const runnable = all.filter((b) => !b.code.includes("partner.example"));
+const all = [
+  ...sources.flatMap((file) => tsdocExamples(root, file)),
+  ...markdownBlocks(root, "docs/redis.md", { noRun: true }),
+].map((block) => ({ ...block, where: `${block.file}:${block.line}` }));
+const runnable = all.filter((b) => !b.noRun && !b.code.includes("partner.example"));
 
 let server: RedisServer;
 
