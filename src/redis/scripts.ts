@@ -140,20 +140,24 @@ local function grant(now, used, cap, channel)
   return used, empty
 end
 
+-- Frees one holder if it still holds: returns the held weight and whether it did.
+local function free_one(used, id)
+  local v = redis.call('HGET', KEYS[3], id)
+  if not v then return used, false end
+  redis.call('HDEL', KEYS[3], id)
+  redis.call('ZREM', KEYS[2], id)
+  return used - weight_of(v), true
+end
+
 -- Frees the holders named in ARGV[from..]: ids no longer held are skipped,
 -- so a second release (or one after the lease ran out) never frees anyone
 -- else's permits. Returns the held weight and how many were freed.
 local function free(used, from)
   local freed = 0
   for i = from, #ARGV do
-    local id = ARGV[i]
-    local v = redis.call('HGET', KEYS[3], id)
-    if v then
-      used = used - weight_of(v)
-      redis.call('HDEL', KEYS[3], id)
-      redis.call('ZREM', KEYS[2], id)
-      freed = freed + 1
-    end
+    local was
+    used, was = free_one(used, ARGV[i])
+    if was then freed = freed + 1 end
   end
   if used < 0 then used = 0 end
   return used, freed
@@ -250,13 +254,9 @@ for i = 2, #ARGV do
     redis.call('ZREM', KEYS[6], id)
     removed = removed + 1
   else
-    local v = redis.call('HGET', KEYS[3], id)
-    if v then
-      used = used - weight_of(v)
-      redis.call('HDEL', KEYS[3], id)
-      redis.call('ZREM', KEYS[2], id)
-      removed = removed + 1
-    end
+    local was
+    used, was = free_one(used, id)
+    if was then removed = removed + 1 end
   end
 end
 if used < 0 then used = 0 end
