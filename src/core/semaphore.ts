@@ -448,7 +448,9 @@ export class Semaphore {
   /**
    * Acquires, calls `fn(permit)`, releases however `fn` ends, and returns what
    * `fn` returned (awaited) or rethrows what it threw — synchronous throws
-   * included.
+   * included. When the permit is free at once and `fn` returns a plain value
+   * (not a thenable) or throws, the permit is back before `run` returns, and
+   * the promise settles one microtask later.
    *
    * **Fairness:** as `acquire`: FIFO, no barging.
    *
@@ -728,9 +730,31 @@ export class Semaphore {
   }
 }
 
-async function runHeld<T>(fn: (permit: Permit) => T | PromiseLike<T>, permit: Permit): Promise<Awaited<T>> {
+/**
+ * `run()` with the permit already held. A plain (non-thenable) result or a
+ * synchronous throw releases at once and settles in one microtask, without an
+ * async frame; a thenable result is awaited, then the permit released.
+ */
+function runHeld<T>(fn: (permit: Permit) => T | PromiseLike<T>, permit: Permit): Promise<Awaited<T>> {
+  let result: T | PromiseLike<T>;
+  let then: unknown;
   try {
-    return await fn(permit);
+    result = fn(permit);
+    if (result !== null && (typeof result === "object" || typeof result === "function")) {
+      then = (result as { then?: unknown }).then;
+    }
+  } catch (error) {
+    permit.release();
+    return Promise.reject(error);
+  }
+  if (typeof then === "function") return awaitHeld(result as PromiseLike<T>, permit);
+  permit.release();
+  return Promise.resolve(result as Awaited<T>);
+}
+
+async function awaitHeld<T>(result: PromiseLike<T>, permit: Permit): Promise<Awaited<T>> {
+  try {
+    return await result;
   } finally {
     permit.release();
   }

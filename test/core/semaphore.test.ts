@@ -351,6 +351,47 @@ describe("run()", () => {
     expect(sem.inUse).toBe(0);
   });
 
+  it("a plain (non-thenable) result releases before run() returns and resolves to that value", async () => {
+    const sem = new Semaphore(1);
+    const box = { then: 42 }; // `then` that is not a function: not a thenable
+    const result = sem.run(() => box);
+    expect(sem.inUse).toBe(0);
+    expect(sem.tryAcquire()?.release()).toBeUndefined();
+    await expect(result).resolves.toBe(box);
+    expect(sem.stats()).toMatchObject({ acquired: 2, released: 2 });
+  });
+
+  it("a thenable that is not a Promise is awaited before the permit goes back", async () => {
+    const sem = new Semaphore(1);
+    let settle: ((value: string) => void) | undefined;
+    const thenable = {
+      then(onFulfilled: (value: string) => void) {
+        settle = onFulfilled;
+      },
+    };
+    const result = track(sem.run(() => thenable));
+    await flush();
+    expect(sem.inUse).toBe(1);
+    settle?.("late");
+    await flush();
+    expect(result.value).toBe("late");
+    expect(sem.inUse).toBe(0);
+  });
+
+  it("a result whose `then` getter throws rejects with that error and releases", async () => {
+    const sem = new Semaphore(1);
+    const boom = new Error("getter");
+    const hostile = Object.defineProperty({}, "then", {
+      get() {
+        throw boom;
+      },
+    });
+    let result: Promise<unknown> | undefined;
+    expect(syncError(() => (result = sem.run(() => hostile)))).toBeUndefined();
+    expect(sem.inUse).toBe(0);
+    await expect(result).rejects.toBe(boom);
+  });
+
   it("a synchronous throw in fn becomes a rejection and releases", async () => {
     const sem = new Semaphore(1);
     const boom = new Error("sync");
