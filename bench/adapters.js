@@ -15,7 +15,14 @@
 //   map(items, fn, concurrency) -> Promise<results> (f)
 
 import process from "node:process";
-import { NaiveAbortableSemaphore, NaiveKeyed, NaiveSemaphore, NaiveWeightedSemaphore, naiveMap } from "./naive.js";
+import {
+  NaiveAbortableSemaphore,
+  NaiveKeyed,
+  NaivePermitSemaphore,
+  NaiveSemaphore,
+  NaiveWeightedSemaphore,
+  naiveMap,
+} from "./naive.js";
 
 const noop = () => {};
 const RESOLVED = Promise.resolve();
@@ -134,6 +141,34 @@ export const ADAPTERS = {
           return (key, body) => k.run(key, body);
         },
         map: naiveMap,
+      };
+    },
+  },
+
+  "naive+permit": {
+    kind: "naive",
+    label: "naive linked FIFO resolving a permit object",
+    load: async () => {
+      const task = (cap) => {
+        const s = new NaivePermitSemaphore(cap);
+        return async (body) => {
+          const p = await s.acquire();
+          try {
+            await body();
+          } finally {
+            p.release();
+          }
+        };
+      };
+      return {
+        task,
+        async uncontended(cap, n) {
+          const s = new NaivePermitSemaphore(cap);
+          for (let i = 0; i < n; i++) {
+            const p = await s.acquire();
+            p.release();
+          }
+        },
       };
     },
   },

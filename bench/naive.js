@@ -40,6 +40,37 @@ export class NaiveSemaphore {
   }
 }
 
+/** A one-shot permit: the smallest object that makes a second release harmless. */
+class NaivePermit {
+  constructor(sem) {
+    this.sem = sem;
+  }
+
+  release() {
+    const sem = this.sem;
+    if (sem !== null) {
+      this.sem = null;
+      sem.release();
+    }
+  }
+}
+
+/**
+ * NaiveSemaphore, but each acquisition resolves to its own permit object, as
+ * `permits` does (so `using` and an idempotent release work). It is the floor of
+ * that shape: one allocation per acquisition, and the promise resolved with an
+ * object, which makes V8 look up `then` on it.
+ */
+export class NaivePermitSemaphore extends NaiveSemaphore {
+  acquire() {
+    if (this.free > 0 && this.head === null) {
+      this.free--;
+      return Promise.resolve(new NaivePermit(this));
+    }
+    return super.acquire().then(() => new NaivePermit(this));
+  }
+}
+
 /** The same queue with weights: the head waiter blocks those behind it until it fits. */
 export class NaiveWeightedSemaphore {
   constructor(capacity) {

@@ -66,7 +66,7 @@ const WORKLOADS = [
     n: 1_000_000,
     unit: "ops/s",
     better: HIGHER,
-    adapters: ["floor", "naive", "permits", "permits run()", "permits limit()", ...PEERS],
+    adapters: ["floor", "naive", "naive+permit", "permits", "permits run()", "permits limit()", ...PEERS],
   },
   ...[1, 4, 64].map((cap) => ({
     id: "b",
@@ -334,6 +334,15 @@ function targets(kind) {
     const f = fastestPeer("a", 1);
     const r = f && p !== undefined ? p / f.v : undefined;
     row("(a) permits ≥ fastest peer", `${ratio(r)} ${f?.p ?? ""}`, r && r >= 1);
+    const run = get("a", 1, "permits run()");
+    const rr = f && run !== undefined ? run / f.v : undefined;
+    row("(a) permits run() ≥ fastest peer", `${ratio(rr)} ${f?.p ?? ""}`, rr && rr >= 1);
+    // Why acquire() cannot get there: a fresh permit per acquisition, resolved as an object.
+    const shape = get("a", 1, "naive+permit");
+    const fs = f && shape !== undefined ? shape / f.v : undefined;
+    row("(a) naive+permit (the floor of acquire() resolving a permit) ÷ fastest peer", `${ratio(fs)} ${f?.p ?? ""}`, undefined);
+    const ps = p !== undefined && shape !== undefined ? p / shape : undefined;
+    row("(a) permits ÷ naive+permit", ratio(ps), undefined);
   }
   for (const cap of [1, 4, 64]) {
     const p = get("b", cap, "permits");

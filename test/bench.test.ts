@@ -21,6 +21,7 @@ interface Cell {
 const ADAPTERS = [
   "floor",
   "naive",
+  "naive+permit",
   "naive+signal",
   "permits",
   "permits run()",
