@@ -184,6 +184,20 @@ describe("RedisSemaphore leases in one process", () => {
     await next.release();
   });
 
+  it("an acquire reclaims an expired lease itself: tryAcquire succeeds at once, before any heartbeat", async () => {
+    const sem = new RedisSemaphore(redis, "reclaim-in-acquire", 1, { leaseMs: 200 });
+    const other = new RedisSemaphore(redis, "reclaim-in-acquire", 1, { leaseMs: 200 });
+    const permit = await sem.acquire();
+    const lost = new Promise<unknown>((resolve) => permit.signal.addEventListener("abort", () => resolve(permit.signal.reason)));
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 400); // stall past the lease
+    // Sent before any timer of either semaphore can run: only the script itself can free the slot.
+    const next = await other.tryAcquire();
+    expect(next).toBeDefined();
+    expect(next!.token).toBeGreaterThan(permit.token);
+    expect(await lost).toBeInstanceOf(LeaseLostError);
+    await next!.release();
+  });
+
   it("leases are renewed while held: a permit outlives many leases", async () => {
     const sem = new RedisSemaphore(redis, "renewed", 1, { leaseMs: 600 });
     const permit = await sem.acquire();

@@ -15,6 +15,7 @@ import {
 } from "../../src/redis/index.js";
 import { ClosedError as CoreClosedError } from "../../src/index.js";
 import { startRedisServer, type RedisServer } from "../helpers/redis-server.js";
+import { until } from "../helpers/until.js";
 
 let server: RedisServer;
 let redis: Redis;
@@ -82,6 +83,26 @@ describe("RedisSemaphore", () => {
     }
     for (let i = 1; i < tokens.length; i++) expect(tokens[i]).toBeGreaterThan(tokens[i - 1]!);
     expect(Number.isSafeInteger(tokens[0])).toBe(true);
+  });
+
+  it("fencing tokens come from a counter stored with the semaphore, not the clock: each grant is the last one + 1", async () => {
+    const name = fresh();
+    const sems = [new RedisSemaphore(redis, name, 2), new RedisSemaphore(other, name, 2)];
+    const tokens: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      const permit = await sems[i % 2]!.acquire();
+      tokens.push(permit.token);
+      await permit.release();
+    }
+    // Two granted by one script (a release handing on to two queued waiters) count 1 each.
+    const both = await sems[0]!.acquire({ weight: 2 });
+    const queued = [sems[1]!.acquire(), sems[0]!.acquire()];
+    await until("two waiters queued", async () => (await sems[0]!.inspect()).waiters.length === 2);
+    await both.release();
+    const granted = await Promise.all(queued);
+    tokens.push(both.token, ...granted.map((p) => p.token).sort((x, y) => x - y));
+    for (const p of granted) await p.release();
+    expect(tokens.slice(1).map((t, i) => t - tokens[i]!)).toEqual(Array(tokens.length - 1).fill(1));
   });
 
   it("wake-ups are pushed, not polled: a waiter costs a handful of scripts however long it waits", async () => {
