@@ -169,6 +169,7 @@ export const ADAPTERS = {
             p.release();
           }
         },
+        contended: (cap, n, body) => startAll(n, task(cap).bind(undefined, body)),
       };
     },
   },

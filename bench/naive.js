@@ -67,7 +67,18 @@ export class NaivePermitSemaphore extends NaiveSemaphore {
       this.free--;
       return Promise.resolve(new NaivePermit(this));
     }
-    return super.acquire().then(() => new NaivePermit(this));
+    return super.acquire();
+  }
+
+  release() {
+    const node = this.head;
+    if (node === null) {
+      this.free++;
+      return;
+    }
+    this.head = node.next;
+    if (this.head === null) this.tail = null;
+    node.resolve(new NaivePermit(this));
   }
 }
 

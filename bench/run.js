@@ -75,7 +75,7 @@ const WORKLOADS = [
     n: 200_000,
     unit: "tasks/s",
     better: HIGHER,
-    adapters: ["floor", "naive", "permits", "permits run()", "permits limit()", ...PEERS],
+    adapters: ["floor", "naive", "naive+permit", "permits", "permits run()", "permits limit()", ...PEERS],
   })),
   {
     id: "c",
@@ -356,6 +356,9 @@ function targets(kind) {
     row(`(b) cap ${cap}: permits ≥ 0.95× naive`, ratio(r2), r2 && r2 >= 0.95);
     const r3 = l !== undefined && pl !== undefined ? l / pl : undefined;
     row(`(b) cap ${cap}: limit() ≥ 2× p-limit`, ratio(r3), r3 && r3 >= 2);
+    const shape = get("b", cap, "naive+permit");
+    const r4 = p !== undefined && shape !== undefined ? p / shape : undefined;
+    row(`(b) cap ${cap}: permits ÷ naive+permit (the same FIFO resolving a permit object)`, ratio(r4), undefined);
   }
   {
     const b = get("c", 1, "permits");
