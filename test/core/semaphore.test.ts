@@ -365,10 +365,10 @@ describe("run()", () => {
     const sem = new Semaphore(1);
     let settle: ((value: string) => void) | undefined;
     const thenable = {
-      then(onFulfilled: (value: string) => void) {
-        settle = onFulfilled;
+      then(onFulfilled?: ((value: string) => unknown) | null) {
+        settle = onFulfilled ?? undefined;
       },
-    };
+    } as PromiseLike<string>;
     const result = track(sem.run(() => thenable));
     await flush();
     expect(sem.inUse).toBe(1);
