@@ -335,25 +335,34 @@ return {used, earliest_delay(now), lost, granted, missing}
  * INSPECT: ARGV = (none). Read-only view for dashboards and tests:
  * {capacity, used, now, holders flattened as id, "weight:token", deadline,
  * waiters flattened as id, "weight:leaseMs"}.
+ * Leases that ran out and waiters that went silent are left out (and their
+ * weight out of `used`) even before a script reclaims them: the other scripts
+ * do that lazily, only when it could change a grant.
  */
 export const INSPECT: string = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local meta = redis.call('HMGET', KEYS[1], 'capacity', 'used')
+local meta = redis.call('HMGET', KEYS[1], 'capacity')
+local used = 0
 local holders = {}
-local leases = redis.call('ZRANGE', KEYS[2], 0, -1, 'WITHSCORES')
+local leases = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. now, '+inf', 'WITHSCORES')
 for i = 1, #leases, 2 do
   local id = leases[i]
+  local v = redis.call('HGET', KEYS[3], id) or '0:0'
+  used = used + tonumber(string.match(v, '^(%d+)'))
   holders[#holders + 1] = id
-  holders[#holders + 1] = redis.call('HGET', KEYS[3], id) or '0:0'
+  holders[#holders + 1] = v
   holders[#holders + 1] = leases[i + 1]
 end
 local waiters = {}
 for _, id in ipairs(redis.call('ZRANGE', KEYS[4], 0, -1)) do
-  waiters[#waiters + 1] = id
-  waiters[#waiters + 1] = redis.call('HGET', KEYS[5], id) or '0:0'
+  local beat = tonumber(redis.call('ZSCORE', KEYS[6], id))
+  if beat and beat > now then
+    waiters[#waiters + 1] = id
+    waiters[#waiters + 1] = redis.call('HGET', KEYS[5], id) or '0:0'
+  end
 end
-return {meta[1] or '', meta[2] or '0', now, holders, waiters}
+return {meta[1] or '', used, now, holders, waiters}
 `;
 
 /** A Lua script with its SHA1, sent as EVALSHA with an EVAL fallback on NOSCRIPT. */

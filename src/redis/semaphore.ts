@@ -764,7 +764,10 @@ export class RedisSemaphore {
 
   /**
    * The fleet-wide state from Redis: who holds what (with fencing tokens and
-   * lease time left) and who waits, in queue order. One round trip.
+   * lease time left) and who waits, in queue order. One round trip. A holder
+   * whose lease ran out, or a waiter whose process stopped sending
+   * heartbeats, is not shown (nor counted in `inUse`) even before Redis has
+   * reclaimed it: that happens lazily, when it could change a grant.
    *
    * **Cancel safety:** read-only.
    *

@@ -190,8 +190,10 @@ describe("RedisSemaphore leases in one process", () => {
     const permit = await sem.acquire();
     const lost = new Promise<unknown>((resolve) => permit.signal.addEventListener("abort", () => resolve(permit.signal.reason)));
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 400); // stall past the lease
-    // Sent before any timer of either semaphore can run: only the script itself can free the slot.
-    const next = await other.tryAcquire();
+    // Both sent before any timer of either semaphore can run (no heartbeat reaps first):
+    // only the scripts themselves can see that the lease ended.
+    const [snapshot, next] = await Promise.all([other.inspect(), other.tryAcquire()]);
+    expect(snapshot).toMatchObject({ inUse: 0, holders: [] });
     expect(next).toBeDefined();
     expect(next!.token).toBeGreaterThan(permit.token);
     expect(await lost).toBeInstanceOf(LeaseLostError);
