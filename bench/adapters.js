@@ -78,6 +78,46 @@ function acquireRelease(make) {
   };
 }
 
+/** Adapters for limiters whose acquire() resolves to a permit with its own release(). */
+function acquirePermit(make) {
+  return {
+    task: (cap) => {
+      const s = make(cap);
+      return async (body) => {
+        const p = await s.acquire();
+        try {
+          await body();
+        } finally {
+          p.release();
+        }
+      };
+    },
+    async uncontended(cap, n) {
+      const s = make(cap);
+      for (let i = 0; i < n; i++) {
+        const p = await s.acquire();
+        p.release();
+      }
+    },
+    contended(cap, n, body) {
+      const s = make(cap);
+      const one = async () => {
+        const p = await s.acquire();
+        try {
+          await body();
+        } finally {
+          p.release();
+        }
+      };
+      return startAll(n, one);
+    },
+    waiters(cap) {
+      const s = make(cap);
+      return { occupy: () => void s.acquire(), enqueue: () => void s.acquire() };
+    },
+  };
+}
+
 /** Per-key instances of a peer in a Map, created lazily and never deleted (what users write). */
 function perKey(makeTask) {
   return (cap) => {
@@ -148,30 +188,7 @@ export const ADAPTERS = {
   "naive+permit": {
     kind: "naive",
     label: "naive linked FIFO resolving a permit object",
-    load: async () => {
-      const task = (cap) => {
-        const s = new NaivePermitSemaphore(cap);
-        return async (body) => {
-          const p = await s.acquire();
-          try {
-            await body();
-          } finally {
-            p.release();
-          }
-        };
-      };
-      return {
-        task,
-        async uncontended(cap, n) {
-          const s = new NaivePermitSemaphore(cap);
-          for (let i = 0; i < n; i++) {
-            const p = await s.acquire();
-            p.release();
-          }
-        },
-        contended: (cap, n, body) => startAll(n, task(cap).bind(undefined, body)),
-      };
-    },
+    load: async () => acquirePermit((cap) => new NaivePermitSemaphore(cap)),
   },
 
   "naive+signal": {
@@ -193,40 +210,7 @@ export const ADAPTERS = {
     load: async () => {
       const { Semaphore, KeyedSemaphore } = await permitsModule();
       return {
-        task(cap) {
-          const s = new Semaphore(cap);
-          return async (body) => {
-            const p = await s.acquire();
-            try {
-              await body();
-            } finally {
-              p.release();
-            }
-          };
-        },
-        async uncontended(cap, n) {
-          const s = new Semaphore(cap);
-          for (let i = 0; i < n; i++) {
-            const p = await s.acquire();
-            p.release();
-          }
-        },
-        contended(cap, n, body) {
-          const s = new Semaphore(cap);
-          const one = async () => {
-            const p = await s.acquire();
-            try {
-              await body();
-            } finally {
-              p.release();
-            }
-          };
-          return startAll(n, one);
-        },
-        waiters(cap) {
-          const s = new Semaphore(cap);
-          return { occupy: () => void s.acquire(), enqueue: () => void s.acquire() };
-        },
+        ...acquirePermit((cap) => new Semaphore(cap)),
         cancellable(cap) {
           const s = new Semaphore(cap);
           return {
