@@ -130,7 +130,7 @@ const SEMAPHORE_KEYS: readonly string[] = ["name"];
 export class Permit implements Disposable, AsyncDisposable {
   /** How many units of capacity this permit holds. */
   declare readonly weight: number;
-  // The node is kept to six fields: with 1,000,000 waiters queued, every
+  // The node is kept to five fields: with 1,000,000 waiters queued, every
   // field is 8 MB and garbage-collector time. State is derived:
   // queued ⇔ `_resolve` set; held ⇔ not queued and `_sem` set; released (or
   // cancelled) ⇔ `_sem` null.
@@ -139,9 +139,12 @@ export class Permit implements Disposable, AsyncDisposable {
   /** @internal */ declare _sem: Semaphore | null;
   /** @internal */ declare _next: Permit | null;
   /** @internal */ declare _prev: Permit | null;
-  /** @internal */ declare _resolve: ((permit: Permit) => void) | undefined;
-  /** @internal Signal, timer and timestamps: allocated only for waiters that use them. */
-  declare _wait: Wait | undefined;
+  /**
+   * @internal While queued: the promise's resolve function or, for a waiter
+   * with a signal, a timeout or a diagnostics subscriber, its `Wait` (which
+   * holds resolve). One field for both keeps the node at five fields.
+   */
+  declare _resolve: ((permit: Permit) => void) | Wait | undefined;
 
   /** @internal */
   constructor(sem: Semaphore, weight: number) {
@@ -150,7 +153,6 @@ export class Permit implements Disposable, AsyncDisposable {
     this._next = null;
     this._prev = null;
     this._resolve = undefined;
-    this._wait = undefined;
   }
 
   /** Whether this permit has been released. */
@@ -197,11 +199,14 @@ export class Wait {
   declare timeoutMs: number;
   /** Date.now() at enqueue, only while diagnostics are subscribed. */
   declare since: number;
+  /** The waiter's promise's resolve function (the node's `_resolve` holds this `Wait`). */
+  declare resolve: ((permit: Permit) => void) | undefined;
   /** Kept only for cancellable waiters, so that an abort or timeout rejects at once. */
   declare reject: ((reason: unknown) => void) | undefined;
 
   constructor(node: Permit) {
     this.node = node;
+    this.resolve = undefined;
     this.signal = undefined;
     this.onAbort = undefined;
     this.timer = undefined;
@@ -244,7 +249,8 @@ export function polyfillDispose(proto: { release(): unknown }): void {
 polyfillDispose(Permit.prototype);
 
 function onTimeout(node: Permit): void {
-  node._wait!.timer = undefined;
+  const wait = node._resolve;
+  if (typeof wait === "object") wait.timer = undefined;
   node._sem?._cancel(node, undefined, true);
 }
 
@@ -256,9 +262,11 @@ function onTimeout(node: Permit): void {
 // waiter (56 bytes of the ~230 a plain waiter costs).
 let pending: Permit;
 function executor(resolve: (permit: Permit) => void, reject: (reason: unknown) => void): void {
-  pending._resolve = resolve;
-  const wait = pending._wait;
-  if (wait !== undefined) wait.reject = reject;
+  const wait = pending._resolve;
+  if (typeof wait === "object") {
+    wait.resolve = resolve;
+    wait.reject = reject;
+  } else pending._resolve = resolve;
 }
 
 /**
@@ -606,7 +614,8 @@ export class Semaphore {
     const wasHead = node._prev === null;
     if (timedOut) {
       this.#timedOut++;
-      reason = timeoutError(node._wait?.timeoutMs ?? 0, this.#what(node.weight));
+      const wait = node._resolve;
+      reason = timeoutError(typeof wait === "object" ? wait.timeoutMs : 0, this.#what(node.weight));
     } else {
       this.#aborted++;
     }
@@ -625,7 +634,8 @@ export class Semaphore {
 
   /** Gives a cancellable (or observed) waiter its `Wait`: listener, timer, timestamp. */
   #arm(node: Permit, signal: AbortSignal | undefined, timeout: number | undefined): void {
-    const wait = (node._wait = new Wait(node));
+    const wait = new Wait(node);
+    node._resolve = wait;
     if (signal !== undefined) {
       wait.signal = signal;
       const onAbort = (): void => wait.aborted();
@@ -655,7 +665,8 @@ export class Semaphore {
     while ((node = this.#head) !== null && node.weight <= this.#free) {
       this.#free -= node.weight;
       this.#acquired++;
-      const since = channels.granted.hasSubscribers ? (node._wait?.since ?? 0) : -1;
+      const wait = node._resolve;
+      const since = channels.granted.hasSubscribers ? (typeof wait === "object" ? wait.since : 0) : -1;
       this.#settle(node, true, undefined);
       if (since >= 0) {
         channels.granted.publish({ limiter: this, weight: node.weight, waitedMs: since > 0 ? Date.now() - since : 0 });
@@ -674,12 +685,15 @@ export class Semaphore {
     else next._prev = prev;
     node._prev = node._next = null;
     this.#queued--;
-    const wait = node._wait;
+    const wait = node._resolve!;
+    node._resolve = undefined;
+    let resolve: (permit: Permit) => void;
     let reject: ((reason: unknown) => void) | undefined;
-    if (wait !== undefined) {
-      node._wait = undefined;
+    if (typeof wait === "function") resolve = wait;
+    else {
+      resolve = wait.resolve!;
       reject = wait.reject;
-      wait.reject = undefined;
+      wait.resolve = wait.reject = undefined;
       if (wait.signal !== undefined) {
         wait.signal.removeEventListener("abort", wait.onAbort!);
         wait.signal = undefined;
@@ -690,8 +704,6 @@ export class Semaphore {
         wait.timer = undefined;
       }
     }
-    const resolve = node._resolve!;
-    node._resolve = undefined;
     if (granted) resolve(node);
     else {
       node._sem = null; // a cancelled node never holds anything
