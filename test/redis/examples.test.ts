@@ -8,7 +8,7 @@
  * (`partner.example`) or are fenced ```ts no-run are only compiled.
  */
 import { execFile } from "node:child_process";
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
@@ -19,7 +19,8 @@ import { startRedisServer, type RedisServer } from "../helpers/redis-server.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const run = promisify(execFile);
-const scratch = join(root, "node_modules/.cache/permits-redis-examples");
+// One directory per run (inside node_modules, so `import "permits/redis"` resolves through the self-link).
+let scratch = "";
 
 const sources = [
   ...readdirSync(join(root, "src/redis"))
@@ -37,11 +38,13 @@ let server: RedisServer;
 
 beforeAll(async () => {
   server = await startRedisServer();
-  mkdirSync(scratch, { recursive: true });
+  const cache = join(root, "node_modules/.cache");
+  mkdirSync(cache, { recursive: true });
+  scratch = mkdtempSync(join(cache, "permits-redis-examples-"));
 });
 
 afterAll(async () => {
-  rmSync(scratch, { recursive: true, force: true });
+  if (scratch !== "") rmSync(scratch, { recursive: true, force: true });
   await server.stop();
 });
 
