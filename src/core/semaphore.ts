@@ -259,7 +259,7 @@ function onTimeout(node: Permit): void {
 // be cancelled (they carry a `Wait`); the others are rejected only by
 // `close()`, `resize()` or `clearQueue()`, through `resolve(rejectedPromise)`,
 // which settles two microtasks later but retains one function less per
-// waiter (56 bytes of the ~230 a plain waiter costs).
+// waiter (56 bytes of the 224 a plain waiter costs).
 let pending: Permit;
 function executor(resolve: (permit: Permit) => void, reject: (reason: unknown) => void): void {
   const wait = pending._resolve;

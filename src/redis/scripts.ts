@@ -121,12 +121,17 @@ local function next_token()
   return token
 end
 
+-- Whether anyone is queued: the one check the uncontended paths make before
+-- skipping the clock, the reaping and the hand-out.
+local function waiting()
+  return redis.call('ZRANGE', KEYS[4], 0, 0)[1] ~= nil
+end
+
 -- Grants the head of the queue while it fits; the first waiter that does not
 -- fit stops the hand-out, so a heavy waiter is never starved by light ones.
--- Returns the held weight and whether the queue is now empty.
+-- Call it only when waiting(). Returns the held weight and whether the queue
+-- is now empty.
 local function grant(now, used, cap, channel)
-  -- Nobody waits (the common, uncontended case): one call and done.
-  if not redis.call('ZRANGE', KEYS[4], 0, 0)[1] then return used, true end
   drop_silent(now)
   local names = {}
   local empty = false
@@ -210,10 +215,11 @@ local now = now_ms()
 local id, w, lease = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 -- Releases that were waiting to be sent ride along and go first.
 used = free(used, 9)
-local empty = not redis.call('ZRANGE', KEYS[4], 0, 0)[1]
+local empty = not waiting()
 if not (empty and used + w <= cap) then
   -- Someone waits, or it does not fit: reclaim expired leases, serve the queue.
-  used, empty = grant(now, reap(now, used), cap, ARGV[6])
+  used = reap(now, used)
+  if not empty then used, empty = grant(now, used, cap, ARGV[6]) end
 end
 local result
 local mine = ARGV[8] == '1' and redis.call('HGET', KEYS[3], id)
@@ -253,7 +259,7 @@ local cap, used = load()
 local freed
 used, freed = free(used, 2)
 -- Nobody waits (the uncontended case): no clock, no reaping, no hand-off.
-if redis.call('ZRANGE', KEYS[4], 0, 0)[1] then
+if waiting() then
   local now = now_ms()
   used = grant(now, reap(now, used), cap or 0, ARGV[1])
 end
@@ -285,7 +291,7 @@ for i = 2, #ARGV do
   end
 end
 if used < 0 then used = 0 end
-used = grant(now, used, cap or 0, ARGV[1])
+if waiting() then used = grant(now, used, cap or 0, ARGV[1]) end
 save(used)
 return {removed, used}
 `;
@@ -302,7 +308,8 @@ return {removed, used}
 export const TICK: string = `${PRELUDE}
 local now = now_ms()
 local cap, used = load()
-used = grant(now, reap(now, used), cap or 0, ARGV[1])
+used = reap(now, used)
+if waiting() then used = grant(now, used, cap or 0, ARGV[1]) end
 save(used)
 local lease, ttl, n = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local lost, granted, missing = {}, {}, {}
@@ -339,9 +346,8 @@ return {used, earliest_delay(now), lost, granted, missing}
  * weight out of `used`) even before a script reclaims them: the other scripts
  * do that lazily, only when it could change a grant.
  */
-export const INSPECT: string = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+export const INSPECT: string = `${PRELUDE}
+local now = now_ms()
 local meta = redis.call('HMGET', KEYS[1], 'capacity')
 local used = 0
 local holders = {}
@@ -349,7 +355,7 @@ local leases = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. now, '+inf', 'WITHSCO
 for i = 1, #leases, 2 do
   local id = leases[i]
   local v = redis.call('HGET', KEYS[3], id) or '0:0'
-  used = used + tonumber(string.match(v, '^(%d+)'))
+  used = used + weight_of(v)
   holders[#holders + 1] = id
   holders[#holders + 1] = v
   holders[#holders + 1] = leases[i + 1]

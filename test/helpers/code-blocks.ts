@@ -9,8 +9,20 @@
  * for (const block of tsdocExamples(root, "src/core/semaphore.ts")) console.log(block.line);
  * ```
  */
-import { readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+
+/**
+ * A fresh directory to write blocks into, inside node_modules (ignored by git)
+ * so that `import "permits"` resolves through the package's own link; one per
+ * call, so that two runs at once (Node 20 and Node 24, say) never remove each
+ * other's files. The caller removes it.
+ */
+export function scratchDir(root: string, prefix: string): string {
+  const cache = join(root, "node_modules/.cache");
+  mkdirSync(cache, { recursive: true });
+  return mkdtempSync(join(cache, `${prefix}-`));
+}
 
 export interface CodeBlock {
   /** The file, relative to the repository root. */

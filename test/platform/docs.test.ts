@@ -8,22 +8,18 @@
  * shown (docs/distributed.md needs a Redis the reader has).
  */
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { transform } from "esbuild";
 import { afterAll, describe, expect, it } from "vitest";
-import { markdownBlocks, tsdocExamples } from "../helpers/code-blocks.js";
+import { markdownBlocks, scratchDir, tsdocExamples } from "../helpers/code-blocks.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const run = promisify(execFile);
 const guides = ["docs/choosing-limits.md", "docs/cancellation.md", "docs/distributed.md", "docs/observability.md"];
-// Inside node_modules (ignored by git) so that `import "permits"` resolves through the package's own link;
-// one directory per run, so that two runs at once (Node 20 and Node 24, say) never remove each other's files.
-const cache = join(root, "node_modules/.cache");
-mkdirSync(cache, { recursive: true });
-const scratch = mkdtempSync(join(cache, "permits-docs-"));
+const scratch = scratchDir(root, "permits-docs");
 
 /** TSDoc @example blocks of these sources run the same way (rate and http ones: test/rate/examples.test.ts). */
 const sources = [

@@ -8,18 +8,17 @@
  * (`partner.example`) or are fenced ```ts no-run are only compiled.
  */
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { transform } from "esbuild";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { markdownBlocks, tsdocExamples } from "../helpers/code-blocks.js";
+import { markdownBlocks, scratchDir, tsdocExamples } from "../helpers/code-blocks.js";
 import { startRedisServer, type RedisServer } from "../helpers/redis-server.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const run = promisify(execFile);
-// One directory per run (inside node_modules, so `import "permits/redis"` resolves through the self-link).
 let scratch = "";
 
 const sources = [
@@ -38,9 +37,7 @@ let server: RedisServer;
 
 beforeAll(async () => {
   server = await startRedisServer();
-  const cache = join(root, "node_modules/.cache");
-  mkdirSync(cache, { recursive: true });
-  scratch = mkdtempSync(join(cache, "permits-redis-examples-"));
+  scratch = scratchDir(root, "permits-redis-examples");
 });
 
 afterAll(async () => {
