@@ -14,7 +14,9 @@
 //   keyed(cap)         -> (key, body) => Promise    (e, keyed)
 //   map(items, fn, concurrency) -> Promise<results> (f)
 
+import { performance } from "node:perf_hooks";
 import process from "node:process";
+import { setImmediate } from "node:timers";
 import {
   NaiveAbortableSemaphore,
   NaiveKeyed,
@@ -23,10 +25,139 @@ import {
   NaiveWeightedSemaphore,
   naiveMap,
 } from "./naive.js";
+import { LinkedFifoSemaphore } from "./linked-fifo.js";
 
 const noop = () => {};
 const RESOLVED = Promise.resolve();
 const never = () => new Promise(noop);
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+/** A small seeded PRNG (mulberry32), as in cell.js. */
+function prng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Wall and CPU ms of a section, as cell.js's startTimer. */
+function startTimer() {
+  const wall = performance.now();
+  const cpu = process.cpuUsage();
+  return () => {
+    const used = process.cpuUsage(cpu);
+    return { wall: performance.now() - wall, cpu: (used.user + used.system) / 1000 };
+  };
+}
+
+/**
+ * Issue 12, fairness (a): tenants with the given weights, each with `workers` workers
+ * looping acquire → one macrotask of work → release until `grants` grants in all. All are
+ * saturated (each has more workers than the whole capacity), so the shares are the
+ * scheduler's. Counted by this code and, as a cross-check, by `stats().tenants`.
+ */
+async function fairShares(Semaphore, { cap, weights, workers, grants }) {
+  const sem = new Semaphore(cap, { weights: (tenant) => weights[tenant] });
+  const got = Object.fromEntries(Object.keys(weights).map((t) => [t, 0]));
+  let total = 0;
+  let active = 0;
+  let max = 0;
+  const worker = async (tenant) => {
+    while (total < grants) {
+      const p = await sem.acquire({ tenant });
+      if (total >= grants) {
+        p.release();
+        return;
+      }
+      total++;
+      got[tenant]++;
+      active++;
+      if (active > max) max = active;
+      await tick();
+      active--;
+      p.release();
+    }
+  };
+  const all = [];
+  // Interleaved start, so no tenant is first in line by construction.
+  for (let i = 0; i < workers; i++) for (const tenant of Object.keys(weights)) all.push(worker(tenant));
+  await Promise.all(all);
+  const stats = sem.stats().tenants ?? {};
+  return { got, total, max, statsGranted: Object.fromEntries(Object.keys(weights).map((t) => [t, stats[t]?.granted ?? 0])) };
+}
+
+/**
+ * Issue 12, fairness (b): a heavy tenant with `heavy` waiters queued at once and a light
+ * tenant with one waiter at a time, both holding for one macrotask. mode "fair": tenants on
+ * one Semaphore; "fifo": the same without tenants (one shared FIFO); "alone": the light
+ * tenant only, `aloneOps` times. The light tenant's wait is acquire() → grant; its turn is
+ * acquire() → release (the wait plus its own macrotask of work).
+ */
+async function lightTenant(Semaphore, { cap, heavy, aloneOps }, mode) {
+  const sem = new Semaphore(cap);
+  const opt = (tenant) => (mode === "fifo" ? undefined : { tenant });
+  let heavyLeft = mode === "alone" ? 0 : heavy;
+  let active = 0;
+  let max = 0;
+  const hold = async (p) => {
+    active++;
+    if (active > max) max = active;
+    await tick();
+    active--;
+    p.release();
+  };
+  const heavyTasks = [];
+  if (mode === "busy") {
+    // The floor: the capacity always held by `cap` loops that re-acquire at once, nobody
+    // else queued. The light waiter can only get the next release, whatever the order.
+    let stop = false;
+    for (let i = 0; i < cap; i++) {
+      heavyTasks.push(
+        (async () => {
+          while (!stop) await hold(await sem.acquire(opt("heavy")));
+        })(),
+      );
+    }
+    const waits = [];
+    const turns = [];
+    await tick();
+    for (let i = 0; i < aloneOps; i++) {
+      const t0 = performance.now();
+      const p = await sem.acquire(opt("light"));
+      waits.push(performance.now() - t0);
+      await hold(p);
+      turns.push(performance.now() - t0);
+    }
+    stop = true;
+    await Promise.all(heavyTasks);
+    return { waits, turns, max, statsLight: sem.stats().tenants?.light };
+  }
+  for (let i = 0; i < heavyLeft; i++) {
+    heavyTasks.push(
+      sem.acquire(opt("heavy")).then(async (p) => {
+        heavyLeft--;
+        await hold(p);
+      }),
+    );
+  }
+  const waits = [];
+  const turns = [];
+  // Beside the heavy tenant the light one runs while heavy waiters remain queued.
+  for (let i = 0; mode === "alone" ? i < aloneOps : heavyLeft > 0; i++) {
+    const t0 = performance.now();
+    const p = await sem.acquire(opt("light"));
+    waits.push(performance.now() - t0);
+    await hold(p);
+    turns.push(performance.now() - t0);
+  }
+  await Promise.all(heavyTasks);
+  const tenants = sem.stats().tenants;
+  return { waits, turns, max, statsLight: tenants?.light };
+}
 
 /** Starts n tasks at once and waits for all of them. */
 function startAll(n, one) {
@@ -191,6 +322,12 @@ export const ADAPTERS = {
     load: async () => acquirePermit((cap) => new NaivePermitSemaphore(cap)),
   },
 
+  "linked-fifo": {
+    kind: "naive",
+    label: "bare linked-list FIFO resolving a releasable object (bench/linked-fifo.js)",
+    load: async () => acquirePermit((cap) => new LinkedFifoSemaphore(cap)),
+  },
+
   "naive+signal": {
     kind: "naive",
     label: "naive doubly linked FIFO + AbortSignal listener",
@@ -205,7 +342,7 @@ export const ADAPTERS = {
 
   permits: {
     kind: "permits",
-    pkg: "permits",
+    pkg: "permit-pool",
     label: "permits Semaphore acquire/release",
     load: async () => {
       const { Semaphore, KeyedSemaphore } = await permitsModule();
@@ -246,7 +383,7 @@ export const ADAPTERS = {
 
   "permits run()": {
     kind: "permits",
-    pkg: "permits",
+    pkg: "permit-pool",
     label: "permits Semaphore.run(fn)",
     load: async () => {
       const { Semaphore } = await permitsModule();
@@ -269,7 +406,7 @@ export const ADAPTERS = {
 
   "permits limit()": {
     kind: "permits",
-    pkg: "permits",
+    pkg: "permit-pool",
     label: "permits limit(fn) (p-limit compatible)",
     load: async () => {
       const { limit } = await permitsModule();
@@ -293,11 +430,257 @@ export const ADAPTERS = {
 
   "permits map()": {
     kind: "permits",
-    pkg: "permits",
+    pkg: "permit-pool",
     label: "permits map()",
     load: async () => {
       const { map } = await permitsModule();
       return { map: (items, fn, concurrency) => map(items, fn, { concurrency }) };
+    },
+  },
+
+  // ---- Issue 12: scheduling. A seeded PRNG gives every run the same priorities. ----------
+
+  "permits priority": {
+    kind: "permits",
+    pkg: "permit-pool",
+    label: "permits Semaphore, a random priority 0–9 per acquire",
+    load: async () => {
+      const { Semaphore } = await permitsModule();
+      const acquireWith = (make) => {
+        const next = prng(0x9e1);
+        return (cap) => {
+          const s = make(cap);
+          return () => s.acquire({ priority: (next() * 10) | 0 });
+        };
+      };
+      const prioritized = acquireWith((cap) => new Semaphore(cap));
+      return {
+        task(cap) {
+          const acquire = prioritized(cap);
+          return async (body) => {
+            const p = await acquire();
+            try {
+              await body();
+            } finally {
+              p.release();
+            }
+          };
+        },
+        contended(cap, n, body) {
+          const acquire = prioritized(cap);
+          const one = async () => {
+            const p = await acquire();
+            try {
+              await body();
+            } finally {
+              p.release();
+            }
+          };
+          return startAll(n, one);
+        },
+        waiters(cap) {
+          const s = new Semaphore(cap);
+          const next = prng(0x9e1);
+          return { occupy: () => void s.acquire(), enqueue: () => void s.acquire({ priority: (next() * 10) | 0 }) };
+        },
+        // Hold the only permit, queue every waiter with its priority, then let them drain.
+        async priorityDrain(priorities) {
+          const s = new Semaphore(1);
+          const held = await s.acquire();
+          const order = [];
+          const one = async (priority) => {
+            const p = await s.acquire({ priority });
+            order.push(priority);
+            p.release();
+          };
+          const stop = startTimer();
+          const tasks = new Array(priorities.length);
+          for (let i = 0; i < priorities.length; i++) tasks[i] = one(priorities[i]);
+          const enqueueMs = stop().wall;
+          held.release();
+          await Promise.all(tasks);
+          return { t: stop(), order, enqueueMs };
+        },
+      };
+    },
+  },
+
+  // The floor of serving by priority: the least structure that can — one FIFO array of
+  // resolvers per priority (a bucket queue: priorities are small integers here), no
+  // cancellation, no weights, no stats. Beside "naive" (the same least structure for FIFO),
+  // it shows what ordering by priority costs on this machine whoever does it: waiters are
+  // resumed out of allocation order, so each hand-off touches memory far from the last.
+  "naive priority": {
+    kind: "naive",
+    label: "naive bucket queue by priority (the floor of serving by priority)",
+    load: async () => {
+      const make = (cap) => {
+        const buckets = [];
+        let top = -1;
+        let queued = 0;
+        let free = cap;
+        return {
+          acquire(priority) {
+            if (free > 0 && queued === 0) {
+              free--;
+              return RESOLVED;
+            }
+            return new Promise((resolve) => {
+              const b = (buckets[priority] ??= { items: [], head: 0 });
+              b.items.push(resolve);
+              queued++;
+              if (priority > top) top = priority;
+            });
+          },
+          release() {
+            if (queued === 0) {
+              free++;
+              return;
+            }
+            for (;;) {
+              const b = buckets[top];
+              if (b !== undefined && b.head < b.items.length) {
+                const resolve = b.items[b.head];
+                b.items[b.head++] = undefined;
+                if (b.head === b.items.length) b.items.length = b.head = 0;
+                queued--;
+                resolve();
+                return;
+              }
+              top--;
+            }
+          },
+        };
+      };
+      const prioritized = (cap) => {
+        const s = make(cap);
+        const next = prng(0x9e1);
+        return async (body) => {
+          await s.acquire((next() * 10) | 0);
+          try {
+            return await body();
+          } finally {
+            s.release();
+          }
+        };
+      };
+      return {
+        task: prioritized,
+        contended(cap, n, body) {
+          const s = make(cap);
+          const next = prng(0x9e1);
+          const one = async () => {
+            await s.acquire((next() * 10) | 0);
+            try {
+              await body();
+            } finally {
+              s.release();
+            }
+          };
+          return startAll(n, one);
+        },
+        async priorityDrain(priorities) {
+          const s = make(1);
+          await s.acquire(0);
+          const order = [];
+          const one = async (priority) => {
+            await s.acquire(priority);
+            order.push(priority);
+            s.release();
+          };
+          const stop = startTimer();
+          const tasks = new Array(priorities.length);
+          for (let i = 0; i < priorities.length; i++) tasks[i] = one(priorities[i]);
+          const enqueueMs = stop().wall;
+          s.release();
+          await Promise.all(tasks);
+          return { t: stop(), order, enqueueMs };
+        },
+      };
+    },
+  },
+
+  "permits FIFO drain": {
+    kind: "permits",
+    pkg: "permit-pool",
+    label: "permits Semaphore, the same drain with no priority (plain FIFO)",
+    load: async () => {
+      const { Semaphore } = await permitsModule();
+      return {
+        async priorityDrain(priorities) {
+          const s = new Semaphore(1);
+          const held = await s.acquire();
+          const one = async () => {
+            const p = await s.acquire();
+            p.release();
+          };
+          const stop = startTimer();
+          const tasks = new Array(priorities.length);
+          for (let i = 0; i < priorities.length; i++) tasks[i] = one();
+          const enqueueMs = stop().wall;
+          held.release();
+          await Promise.all(tasks);
+          return { t: stop(), order: null, enqueueMs };
+        },
+      };
+    },
+  },
+
+  "permits tenant": {
+    kind: "permits",
+    pkg: "permit-pool",
+    label: "permits Semaphore, every waiter with a tenant",
+    load: async () => {
+      const { Semaphore } = await permitsModule();
+      return {
+        task(cap) {
+          const s = new Semaphore(cap);
+          return async (body) => {
+            const p = await s.acquire({ tenant: "acme" });
+            try {
+              await body();
+            } finally {
+              p.release();
+            }
+          };
+        },
+        waiters(cap) {
+          const s = new Semaphore(cap);
+          return { occupy: () => void s.acquire(), enqueue: () => void s.acquire({ tenant: "acme" }) };
+        },
+        fairShares: (spec) => fairShares(Semaphore, spec),
+        lightTenant: (spec) => lightTenant(Semaphore, spec, "fair"),
+      };
+    },
+  },
+
+  "permits light busy": {
+    kind: "permits",
+    pkg: "permit-pool",
+    label: "permits Semaphore, the light tenant beside a full capacity with nobody queued (the floor)",
+    load: async () => {
+      const { Semaphore } = await permitsModule();
+      return { lightTenant: (spec) => lightTenant(Semaphore, spec, "busy") };
+    },
+  },
+
+  "permits light alone": {
+    kind: "permits",
+    pkg: "permit-pool",
+    label: "permits Semaphore, the light tenant with nobody else",
+    load: async () => {
+      const { Semaphore } = await permitsModule();
+      return { lightTenant: (spec) => lightTenant(Semaphore, spec, "alone") };
+    },
+  },
+
+  "permits FIFO": {
+    kind: "permits",
+    pkg: "permit-pool",
+    label: "permits Semaphore with no tenants (one shared FIFO)",
+    load: async () => {
+      const { Semaphore } = await permitsModule();
+      return { lightTenant: (spec) => lightTenant(Semaphore, spec, "fifo") };
     },
   },
 
@@ -371,6 +754,23 @@ export const ADAPTERS = {
           };
         },
         keyed: perKey(task),
+        // Concurrency 1, one task blocking while every prioritized task is added, then drained.
+        async priorityDrain(priorities) {
+          const q = new PQueue({ concurrency: 1 });
+          let unblock;
+          void q.add(() => new Promise((resolve) => (unblock = resolve)));
+          const order = [];
+          const stop = startTimer();
+          const tasks = new Array(priorities.length);
+          for (let i = 0; i < priorities.length; i++) {
+            const priority = priorities[i];
+            tasks[i] = q.add(() => void order.push(priority), { priority });
+          }
+          const enqueueMs = stop().wall;
+          unblock();
+          await Promise.all(tasks);
+          return { t: stop(), order, enqueueMs };
+        },
       };
     },
   },

@@ -164,6 +164,20 @@ const throughput = {
     await Promise.all(tasks);
     return perSecond(size, stop());
   },
+  // Issue 12: enqueue `size` waiters with random priorities 0–99 behind a held permit, then drain.
+  async p(ad, size) {
+    const next = prng(0x9e1);
+    const priorities = Array.from({ length: size }, () => (next() * 100) | 0);
+    const { t, order, enqueueMs } = await ad.priorityDrain(priorities);
+    lastExtra = { enqueuePerSecond: size / (enqueueMs / 1000), drainPerSecond: size / ((t.wall - enqueueMs) / 1000) };
+    if (order !== null) {
+      if (order.length !== size) throw new Error(`${order.length} of ${size} waiters ran`);
+      for (let i = 1; i < size; i++) {
+        if (order[i] > order[i - 1]) throw new Error(`priority ${order[i]} served after ${order[i - 1]} (waiter ${i})`);
+      }
+    }
+    return perSecond(size, t);
+  },
   async f(ad, size) {
     const items = Array.from({ length: size }, (_, i) => i);
     const fn = async (x) => {
@@ -236,12 +250,66 @@ async function cancellation(ad, length, cancels) {
   return { wall: (t.wall * 1e6) / cancels, cpu: (t.cpu * 1e6) / cancels };
 }
 
+/** Jain's fairness index of xs: 1 when all equal, 1/n when one takes everything. */
+function jain(xs) {
+  const sum = xs.reduce((a, x) => a + x, 0);
+  const squares = xs.reduce((a, x) => a + x * x, 0);
+  return (sum * sum) / (xs.length * squares);
+}
+
+function quantile(xs, q) {
+  const s = xs.slice().sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
+}
+
+/** Issue 12 (s): three saturated tenants 1:2:4: shares, deviation from 1/7, 2/7, 4/7, Jain's index. */
+async function shares(ad) {
+  const weights = { w1: 1, w2: 2, w4: 4 };
+  const r = await ad.fairShares({ cap, weights, workers: spec.workers, grants: n });
+  const sumW = Object.values(weights).reduce((a, w) => a + w, 0);
+  const out = {};
+  const normalised = [];
+  let worst = 0;
+  for (const [t, w] of Object.entries(weights)) {
+    const share = r.got[t] / r.total;
+    const ideal = w / sumW;
+    const deviation = share / ideal - 1;
+    if (Math.abs(deviation) > Math.abs(worst)) worst = deviation;
+    out[t] = { share, ideal, deviation, statsGranted: r.statsGranted[t] };
+    normalised.push(r.got[t] / w);
+  }
+  const index = jain(normalised);
+  const limit = { max: r.max, expected: cap, completed: r.total === n };
+  return { value: { wall: index, cpu: index }, limit, extra: { shares: out, worst, jain: index } };
+}
+
+/** Issue 12 (l): the light tenant's wait (ms) beside a heavy tenant, alone, or in a shared FIFO. */
+async function light(ad) {
+  const r = await ad.lightTenant({ cap, heavy: n, aloneOps: spec.aloneOps });
+  const p99 = quantile(r.waits, 0.99);
+  const extra = {
+    ops: r.waits.length,
+    waitP50: quantile(r.waits, 0.5),
+    waitP99: p99,
+    waitMax: Math.max(...r.waits),
+    turnP50: quantile(r.turns, 0.5),
+    turnP99: quantile(r.turns, 0.99),
+    statsWaitP99: r.statsLight?.wait.p99,
+  };
+  return { value: { wall: p99, cpu: p99 }, limit: { max: r.max, expected: cap, completed: true }, extra };
+}
+
+/** What a throughput workload reports beside its headline (the last, timed, run's). */
+let lastExtra = {};
+
+const OWN_CHECK = new Set(["p", "s", "l"]);
+
 async function runOne() {
   const name = spec.adapter;
   const entry = ADAPTERS[name];
   if (entry === undefined) throw new Error(`unknown adapter ${name}`);
   const ad = await entry.load();
-  const limit = ad.unlimited === true ? null : await checkLimit(ad);
+  let limit = ad.unlimited === true || OWN_CHECK.has(workload) ? null : await checkLimit(ad);
   if (limit !== null && (limit.max !== limit.expected || !limit.completed)) {
     throw new Error(`limit check failed: max concurrency ${limit.max}, capacity ${limit.expected}, completed ${limit.completed}`);
   }
@@ -255,14 +323,19 @@ async function runOne() {
     const cancels = Math.round(spec.cancels * scale);
     extra = { length, cancels };
     value = await cancellation(ad, length, cancels);
+  } else if (workload === "s") {
+    ({ value, limit, extra } = await shares(ad));
+  } else if (workload === "l") {
+    ({ value, limit, extra } = await light(ad));
   } else {
     const run = throughput[workload];
     // Warm the JIT on fresh instances so the timed run measures steady-state code.
     if (spec.warmup !== false) await run(ad, Math.max(1000, Math.floor(n / 10)));
     fullGc();
     value = await run(ad, n);
+    extra = { ...extra, ...lastExtra };
   }
-  process.stdout.write(`RESULT ${JSON.stringify({ ...spec, ...extra, value: value.wall, cpu: value.cpu, limit })}\n`);
+  process.stdout.write(`RESULT ${JSON.stringify({ ...spec, ...(workload === "d" ? extra : {}), value: value.wall, cpu: value.cpu, limit, extra })}\n`);
 }
 
 const specs = [JSON.parse(process.argv[2] ?? "{}")].flat();

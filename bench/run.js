@@ -5,6 +5,8 @@
 //   node bench/run.js --out bench/RESULTS.md --json bench/.tmp/results.json
 //   node bench/run.js --only b,c --adapters permits,naive,es-toolkit --runs 3
 //   node bench/run.js --from-json bench/.tmp/results.json --out bench/RESULTS.md   (re-render only)
+//   node bench/run.js --set scheduling --runs 5   issue 12's cells instead (priority, fair share, FIFO path,
+//                                                 the user-style hand-off); RESULTS.md "Scheduling (issue 12)"
 //
 // Each cell (workload × adapter × capacity) runs in a fresh `node --expose-gc` process
 // (bench/cell.js), `--runs` times. Runs are interleaved — round 1 of every cell, then
@@ -36,6 +38,7 @@ const { values: args } = parseArgs({
     parallel: { type: "string" },
     "from-json": { type: "string" },
     "slow-runs": { type: "string", default: "2" },
+    set: { type: "string", default: "issue3" },
     help: { type: "boolean", short: "h", default: false },
   },
 });
@@ -128,12 +131,78 @@ const WORKLOADS = [
   },
 ];
 
+// `--set scheduling`: the targets of issue 12 (priority, fair share, the FIFO path beside
+// them, and the benchmark written the way users write one), in one run with the peers.
+const FIFO = ["permits", "es-toolkit", "naive+permit", "linked-fifo"];
+const SCHEDULING = [
+  {
+    id: "p",
+    title: "(p) priority: 100,000 waiters with random priorities 0–99 queued behind a held permit (capacity 1), then drained",
+    cap: 1,
+    n: 100_000,
+    unit: "waiters/s",
+    better: HIGHER,
+    adapters: ["permits priority", "permits FIFO drain", "naive priority", "p-queue"],
+  },
+  ...[1, 4, 64].map((cap) => ({
+    id: "b",
+    title: `(b) contended hand-off: 200,000 tasks started at once, capacity ${cap}, body one microtask`,
+    cap,
+    n: 200_000,
+    unit: "tasks/s",
+    better: HIGHER,
+    adapters: [...FIFO, "permits priority", "naive", "naive priority"],
+  })),
+  ...[1, 4, 64].map((cap) => ({
+    id: "u",
+    title: `(u) written the way users write it: 200,000 tasks at once, capacity ${cap}, \`await null\` body; a fresh \`node\` per run (no --expose-gc, no warm-up)`,
+    cap,
+    n: 200_000,
+    unit: "tasks/s",
+    better: HIGHER,
+    script: "user-style.js",
+    adapters: ["permits", "es-toolkit", "linked-fifo"],
+  })),
+  {
+    id: "s",
+    title: "(s) fair share: tenants weighted 1:2:4, 16 workers each looping acquire → one macrotask → release, capacity 8, 70,000 grants",
+    cap: 8,
+    n: 70_000,
+    workers: 16,
+    unit: "Jain index",
+    better: HIGHER,
+    adapters: ["permits tenant"],
+  },
+  {
+    id: "l",
+    title: "(l) a light tenant (1 waiter at a time) beside a heavy one with 10,000 queued, capacity 4, each holding one macrotask: light p99 wait",
+    cap: 4,
+    n: 10_000,
+    aloneOps: 2_000,
+    unit: "ms",
+    better: LOWER,
+    adapters: ["permits tenant", "permits light alone", "permits light busy", "permits FIFO"],
+  },
+  {
+    id: "c",
+    title: "(c) memory: heap bytes per queued waiter (no signal), 200,000 waiters",
+    cap: 1,
+    n: 200_000,
+    unit: "B/waiter",
+    better: LOWER,
+    memory: true,
+    adapters: ["naive", "permits", "permits priority", "permits tenant"],
+  },
+];
+const scheduling = args.set === "scheduling";
+if (!["issue3", "scheduling"].includes(args.set)) throw new Error(`--set is issue3 or scheduling, got ${args.set}`);
+
 const onlyWorkloads = args.only?.split(",");
 const onlyAdapters = args.adapters?.split(",");
 for (const a of onlyAdapters ?? []) if (!(a in ADAPTERS)) throw new Error(`unknown adapter ${a}`);
 
 const cells = [];
-for (const w of WORKLOADS) {
+for (const w of scheduling ? SCHEDULING : WORKLOADS) {
   if (onlyWorkloads && !onlyWorkloads.some((o) => w.id === o || w.id.startsWith(`${o}-`))) continue;
   for (const adapter of w.adapters) {
     if (onlyAdapters && !onlyAdapters.includes(adapter)) continue;
@@ -142,7 +211,9 @@ for (const w of WORKLOADS) {
     const spec = { workload: w.id, adapter, cap: w.cap, n, warmup: !quick };
     if (w.cancels !== undefined) spec.cancels = size(w.cancels);
     if (w.keys !== undefined) spec.keys = quick ? 100 : w.keys;
-    cells.push({ w, spec, samples: [], cpuSamples: [], loads: [], seconds: [], failures: [], limit: null, meta: null });
+    if (w.workers !== undefined) spec.workers = w.workers;
+    if (w.aloneOps !== undefined) spec.aloneOps = size(w.aloneOps);
+    cells.push({ w, spec, samples: [], cpuSamples: [], loads: [], seconds: [], failures: [], limit: null, meta: null, extras: [] });
   }
 }
 
@@ -156,9 +227,15 @@ function runBatch(batch) {
   // 10,000,000 queued waiters need more than the default ~4 GB heap.
   if (batch.some((cell) => cell.w.memory)) flags.push("--max-old-space-size=16384");
   const specs = batch.map((cell) => cell.spec);
+  // A cell written the way users write one (workload u) runs its own script, one cell per
+  // process, with no flags at all: no --expose-gc, no warm-up, no limit check beforehand.
+  const script = batch[0].w.script;
+  const argv = script !== undefined
+    ? [join(here, script), batch[0].spec.adapter, String(batch[0].spec.cap), String(batch[0].spec.n)]
+    : [...flags, join(here, "cell.js"), JSON.stringify(specs.length === 1 ? specs[0] : specs)];
   const t0 = performance.now();
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [...flags, join(here, "cell.js"), JSON.stringify(specs.length === 1 ? specs[0] : specs)], {
+    const child = spawn(process.execPath, argv, {
       cwd: root,
       env: { ...process.env, PERMITS_DIST: snapshot.url },
       stdio: ["ignore", "pipe", "pipe"],
@@ -184,6 +261,7 @@ function runBatch(batch) {
           cell.seconds.push((performance.now() - t0) / 1000);
           cell.limit = result.limit;
           cell.meta = result;
+          cell.extras.push(result.extra ?? {});
         }
       });
       resolve();
@@ -199,13 +277,18 @@ async function runAll() {
     let batches;
     if (quick) {
       const byAdapter = new Map();
-      for (const cell of cells) byAdapter.set(cell.spec.adapter, [...(byAdapter.get(cell.spec.adapter) ?? []), cell]);
-      batches = [...byAdapter.values()];
+      for (const cell of cells) {
+        if (cell.w.script !== undefined) continue;
+        byAdapter.set(cell.spec.adapter, [...(byAdapter.get(cell.spec.adapter) ?? []), cell]);
+      }
+      batches = [...byAdapter.values(), ...cells.filter((cell) => cell.w.script !== undefined).map((cell) => [cell])];
     } else {
       // A peer's cell that takes over 15 s (async-mutex and @shopify/semaphore shift() a
       // 200,000-long array per wake-up in (b); p-queue splices its array per cancel in (d))
       // runs `--slow-runs` times: at 10–200× slower than the rest, more runs change nothing.
-      batches = cells
+      // Rotated: round r starts each workload's adapters at the r-th, so no library always
+      // runs first (or right after the same neighbour) in its group.
+      batches = rotated(cells, round)
         .filter((cell) => ADAPTERS[cell.spec.adapter].kind !== "peer" || cell.samples.length < slowRuns || !cell.seconds.some((t) => t > 15))
         .map((cell) => [cell]);
     }
@@ -224,6 +307,16 @@ async function runAll() {
   return loads;
 }
 
+function rotated(list, round) {
+  const byGroup = new Map();
+  for (const cell of list) {
+    const key = `${cell.w.id}|${cell.w.cap}|${cell.w.n}`;
+    if (!byGroup.has(key)) byGroup.set(key, []);
+    byGroup.get(key).push(cell);
+  }
+  return [...byGroup.values()].flatMap((g) => g.map((_, i) => g[(i + round) % g.length]));
+}
+
 // ---- Statistics and formatting. --------------------------------------------------------------
 
 function median(xs) {
@@ -236,6 +329,8 @@ function fmt(x, unit) {
   if (x === undefined || !Number.isFinite(x)) return "—";
   if (unit === "B/waiter") return x.toFixed(0);
   if (unit === "ns/cancel") return x.toFixed(0);
+  if (unit === "Jain index") return x.toFixed(4);
+  if (unit === "ms") return x.toFixed(3);
   if (x >= 1e6) return `${(x / 1e6).toFixed(2)}M`;
   if (x >= 1e3) return `${(x / 1e3).toFixed(0)}k`;
   return x.toFixed(0);
@@ -275,6 +370,8 @@ function ahead(w, permits, other) {
 
 function primaryPermits(w) {
   if (w.id === "f") return "permits map()";
+  if (w.id === "p") return "permits priority";
+  if (w.id === "s" || w.id === "l") return "permits tenant";
   return "permits";
 }
 
@@ -391,6 +488,86 @@ function targets(kind) {
   return rows;
 }
 
+/** Median of one number in each run's `extra` of a cell. */
+function extraMedian(cell, pick) {
+  const xs = (cell?.extras ?? []).map(pick).filter((x) => typeof x === "number" && Number.isFinite(x));
+  return xs.length > 0 ? median(xs) : undefined;
+}
+
+/** The targets of issue 12 (in-process), each as measured in this run. */
+function schedulingTargets(kind) {
+  const all = groups();
+  const cellOf = (id, cap, name) => all.find((x) => x.w.id === id && (cap === undefined || x.w.cap === cap))?.cells.find((c) => c.spec.adapter === name);
+  const get = (id, cap, name) => stat(cellOf(id, cap, name), kind);
+  const div = (a, b) => (a !== undefined && b !== undefined ? a / b : undefined);
+  const rows = [];
+  const row = (target, measured, pass) => rows.push({ target, measured, verdict: pass === undefined ? "—" : pass ? "met" : "**missed**" });
+  {
+    const r = div(get("p", 1, "permits priority"), get("p", 1, "p-queue"));
+    row("(p) priority enqueue + drain: permits ≥ 10× p-queue", ratio(r), r !== undefined && r >= 10);
+    const e = div(extraMedian(cellOf("p", 1, "permits priority"), (x) => x.enqueuePerSecond), extraMedian(cellOf("p", 1, "p-queue"), (x) => x.enqueuePerSecond));
+    row("(p) enqueue phase only (p-queue's O(n) insertion): permits ÷ p-queue", ratio(e), undefined);
+    const d = div(extraMedian(cellOf("p", 1, "permits priority"), (x) => x.drainPerSecond), extraMedian(cellOf("p", 1, "p-queue"), (x) => x.drainPerSecond));
+    row("(p) drain phase only: permits ÷ p-queue", ratio(d), undefined);
+    const f = div(get("p", 1, "permits priority"), get("p", 1, "permits FIFO drain"));
+    row("(p) the same drain: priority ÷ plain FIFO permits", ratio(f), undefined);
+    const n = div(get("p", 1, "naive priority"), get("p", 1, "p-queue"));
+    row("(p) the floor of the first ratio: naive bucket queue by priority ÷ p-queue", ratio(n), undefined);
+    const m = div(get("p", 1, "permits priority"), get("p", 1, "naive priority"));
+    row("(p) permits priority ÷ that floor", ratio(m), undefined);
+  }
+  for (const cap of [1, 4, 64]) {
+    const r = div(get("b", cap, "permits priority"), get("b", cap, "permits"));
+    row(`(b) cap ${cap}: hand-off with random priorities ≥ 0.8× FIFO permits`, ratio(r), r !== undefined && r >= 0.8);
+    const f = div(get("b", cap, "naive priority"), get("b", cap, "naive"));
+    row(`(b) cap ${cap}: the floor of that ratio: naive bucket queue by priority ÷ naive FIFO`, ratio(f), undefined);
+  }
+  {
+    const c = cellOf("s", 8, "permits tenant");
+    const worst = extraMedian(c, (x) => Math.abs(x.worst));
+    row("(s) 1:2:4 shares within ±5 % of 1/7, 2/7, 4/7 (worst tenant's relative deviation)", worst === undefined ? "—" : `${(worst * 100).toFixed(2)} %`, worst !== undefined && worst <= 0.05);
+    const shares = ["w1", "w2", "w4"].map((t) => extraMedian(c, (x) => x.shares?.[t]?.share));
+    row("(s) shares achieved (median per tenant)", shares.map((x) => (x === undefined ? "—" : x.toFixed(4))).join(" : "), undefined);
+    const j = get("s", 8, "permits tenant");
+    row("(s) Jain's index on weight-normalised throughput ≥ 0.99", j === undefined ? "—" : j.toFixed(4), j !== undefined && j >= 0.99);
+  }
+  {
+    const fair = cellOf("l", 4, "permits tenant");
+    const alone = cellOf("l", 4, "permits light alone");
+    const ms = (x) => (x === undefined ? "—" : `${x.toFixed(3)} ms`);
+    const w = div(get("l", 4, "permits tenant"), get("l", 4, "permits light alone"));
+    row("(l) light tenant's p99 wait beside 10,000 heavy ÷ its p99 wait alone ≤ 2×", `${ratio(w)} (${ms(get("l", 4, "permits tenant"))} ÷ ${ms(get("l", 4, "permits light alone"))})`, w !== undefined && w <= 2);
+    const tf = extraMedian(fair, (x) => x.turnP99);
+    const ta = extraMedian(alone, (x) => x.turnP99);
+    const t = div(tf, ta);
+    row("(l) the same on its turn (acquire → release, the wait plus its own macrotask of work)", `${ratio(t)} (${ms(tf)} ÷ ${ms(ta)})`, undefined);
+    const fl = div(get("l", 4, "permits tenant"), get("l", 4, "permits light busy"));
+    row("(l) the floor: its p99 wait beside a full capacity with nobody else queued (it can only get the next release); beside the 10,000 ÷ that", `${ratio(fl)} (${ms(get("l", 4, "permits tenant"))} ÷ ${ms(get("l", 4, "permits light busy"))})`, undefined);
+    row("(l) shared FIFO (no tenants): the light waiter's wait behind the 10,000", ms(get("l", 4, "permits FIFO")), undefined);
+    row("(l) light operations served while the heavy queue drained", String(extraMedian(fair, (x) => x.ops) ?? "—"), undefined);
+  }
+  {
+    const b = (name) => get("c", 1, name);
+    const fmtB = (x) => (x === undefined ? "—" : `${x.toFixed(0)} B`);
+    row("(c) plain FIFO waiter stays at 224 B", fmtB(b("permits")), b("permits") !== undefined && b("permits") <= 224.5);
+    row("(c) waiter with a priority ≤ 300 B", fmtB(b("permits priority")), b("permits priority") !== undefined && b("permits priority") <= 300);
+    row("(c) waiter with a tenant ≤ 300 B", fmtB(b("permits tenant")), b("permits tenant") !== undefined && b("permits tenant") <= 300);
+  }
+  for (const cap of [1, 4, 64]) {
+    const r1 = div(get("b", cap, "permits"), get("b", cap, "es-toolkit"));
+    row(`(b) cap ${cap}: permits ≥ 1.0× es-toolkit`, ratio(r1), r1 !== undefined && r1 >= 1);
+    const r2 = div(get("b", cap, "permits"), get("b", cap, "naive+permit"));
+    row(`(b) cap ${cap}: permits ≥ 0.85× naive+permit`, ratio(r2), r2 !== undefined && r2 >= 0.85);
+  }
+  for (const cap of [1, 4, 64]) {
+    const r1 = div(get("u", cap, "permits"), get("u", cap, "es-toolkit"));
+    row(`(u) cap ${cap}: user-style, permits ≥ 1.0× es-toolkit`, ratio(r1), r1 !== undefined && r1 >= 1);
+    const r2 = div(get("u", cap, "permits"), get("u", cap, "linked-fifo"));
+    row(`(u) cap ${cap}: user-style, permits ÷ bare linked FIFO`, ratio(r2), undefined);
+  }
+  return rows;
+}
+
 /** Which core was measured: the commit, and whether src/ had uncommitted changes when built. */
 function sourceState() {
   try {
@@ -407,11 +584,11 @@ function report(loads, started, seconds) {
   const cpu = cpus();
   const peers = [...PEERS, "p-map"].map((p) => `${p} ${versionOf(p)}`).join(", ");
   const head = [
-    `# permits benchmark${quick ? " (quick mode: sizes ÷100, 1 run — proves the harness, not speed)" : ""}`,
+    `# permits benchmark${scheduling ? ": scheduling (issue 12)" : ""}${quick ? " (quick mode: sizes ÷100, 1 run — proves the harness, not speed)" : ""}`,
     "",
     `- Command: \`npm run bench${argv.length > 0 ? ` -- ${argv.join(" ")}` : ""}\` (builds, then \`node bench/run.js\`), started ${started.toISOString()}, took ${seconds.toFixed(0)} s`,
     `- Machine: ${cpu.length} × ${cpu[0]?.model ?? "?"}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, ${osType()} ${release()}`,
-    `- Node ${process.version} (V8 ${process.versions.v8}); each cell in a fresh \`node --expose-gc\` process, up to ${runsDone} run(s) per cell (see "runs"), interleaved`,
+    `- Node ${process.version} (V8 ${process.versions.v8}); each cell in a fresh \`node --expose-gc\` process${scheduling ? " (the (u) cells: a fresh `node` with no flags, bench/user-style.js)" : ""}, up to ${runsDone} run(s) per cell (see "runs"), interleaved and rotated`,
     `- permits ${versionOf("../")} (built dist/ of ${source}), peers: ${peers}`,
     `- 1-minute load average at the start of each round and at the end: ${loads.map((l) => l.toFixed(2)).join(", ")} (${cpu.length} cores shared with other work: see min–max for the noise)`,
     "- Ratios: × floor and × naive are this row ÷ the baseline (for ops/s higher is better; for B and ns lower is better).",
@@ -425,10 +602,10 @@ function report(loads, started, seconds) {
     "Measured on wall time (the headline) and, as a cross-check on a shared machine, on the",
     "CPU time of the same runs (user + system of the cell process, GC threads included).",
     "",
-    "| target (issue 3) | wall time | | CPU time | |",
+    `| target (issue ${scheduling ? 12 : 3}) | wall time | | CPU time | |`,
     "|---|---:|---|---:|---|",
-    ...targets("wall").map((row, i) => {
-      const cpuRow = targets("cpu")[i];
+    ...(scheduling ? schedulingTargets : targets)("wall").map((row, i) => {
+      const cpuRow = (scheduling ? schedulingTargets : targets)("cpu")[i];
       return `| ${row.target} | ${row.measured} | ${row.verdict} | ${cpuRow.measured} | ${cpuRow.verdict} |`;
     }),
     "",

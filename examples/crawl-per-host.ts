@@ -9,7 +9,7 @@
 // Run by test/platform/examples.test.ts.
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { KeyedSemaphore, Semaphore, map } from "permits";
+import { KeyedSemaphore, Semaphore, map } from "permit-pool";
 
 const PER_HOST = 2;
 const GLOBAL = 4;

@@ -14,7 +14,7 @@ import { createServer as createHttpServer } from "node:http";
 import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { Redis } from "ioredis";
-import { RedisSemaphore } from "permits/redis";
+import { RedisSemaphore } from "permit-pool/redis";
 
 const WORKERS = 4;
 const CALLS_PER_WORKER = 8;

@@ -3,7 +3,7 @@
 // `npx permits demo` runs the article's other versions next to this one and measures them.
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { Semaphore } from "permits";
+import { Semaphore } from "permit-pool";
 
 // Stand-in for "your internal server": answers after 100 ms, remembers the most requests it served at once.
 let active = 0;

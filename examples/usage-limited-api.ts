@@ -1,6 +1,6 @@
 // Call an API with usage limits: never more than 3 requests in flight, never
 // more than 20 a second, and when the server still says 429 Too Many
-// Requests, wait for its Retry-After and try again — with `permits/http`'s
+// Requests, wait for its Retry-After and try again — with `permit-pool/http`'s
 // limitFetch, which holds each slot until the response body is read.
 //
 //   npx tsx examples/usage-limited-api.ts
@@ -9,7 +9,7 @@
 // answers 429 + Retry-After past it. Run by test/platform/examples.test.ts.
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { limitFetch } from "permits/http";
+import { limitFetch } from "permit-pool/http";
 
 // --- the API: at most 15 requests per rolling second, else 429 -----------------
 const QUOTA = 15;

@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
 # Checks the package as users receive it: the tarball `npm pack` makes.
+#   0. The manifest as published (scripts/check-manifest.mjs): LICENSE,
+#      repository/homepage/bugs, build in prepack and no prepare, README links
+#      that work from the registry page, no source map without its sources.
 #   1. publint on the tarball (strict: warnings fail).
 #   2. @arethetypeswrong/cli on the tarball, profile node16 — see the note on
 #      the ignored rule below.
@@ -8,8 +11,10 @@
 #      dependencies and peer dependencies beside it, is loaded by both
 #      `import` and `require()` on Node 20 and Node 24, and both give the same
 #      export names. This is the check attw cannot do (see below).
-#   4. Every name each subpath exports at run time has a type, through
-#      `import` and through `require()` (tsc as a consumer, module nodenext).
+#   4. The declarations compile in consumer projects with skipLibCheck false
+#      (nodenext, bundler, a browser lib set, the oldest TypeScript we
+#      support), and every name each subpath exports at run time has a type,
+#      through `import` and through `require()`.
 #   5. The size budget of the core (scripts/size.mjs).
 # Needs dist/ (npm run build); packs with --ignore-scripts so it never rebuilds
 # dist/ under the feet of others reading it.
@@ -47,6 +52,16 @@ else
   record pack ok "$files files"
 fi
 
+# --- manifest, LICENSE, README links, source maps --------------------------------
+echo; echo "== manifest (scripts/check-manifest.mjs)"
+mkdir -p "$tmp/unpacked" && tar -xzf "$tarball" -C "$tmp/unpacked"
+if manifest_out=$(node scripts/check-manifest.mjs "$tmp/unpacked/package" "$repo"); then
+  record manifest ok "$(tail -n 1 <<<"$manifest_out" | sed 's/^manifest: //')"
+else
+  echo "$manifest_out"
+  record manifest FAIL "$(tail -n 1 <<<"$manifest_out" | sed 's/^manifest: //')"
+fi
+
 # --- publint -----------------------------------------------------------------
 echo; echo "== publint"
 if node_modules/.bin/publint run "$tarball" --strict; then record publint ok "no errors or warnings (strict)"
@@ -75,7 +90,7 @@ echo; echo "== import and require() from the installed tarball"
 consumer=$tmp/consumer
 mkdir -p "$consumer/node_modules"
 echo '{ "name": "consumer", "private": true }' > "$consumer/package.json"
-tar -xzf "$tarball" -C "$consumer/node_modules" && mv "$consumer/node_modules/package" "$consumer/node_modules/permits"
+tar -xzf "$tarball" -C "$consumer/node_modules" && mv "$consumer/node_modules/package" "$consumer/node_modules/permit-pool"
 # Only what the package declares (dependencies and peerDependencies) is put
 # beside it, linked from this repository's node_modules: an undeclared import
 # (say, undici at the top of permits/http) fails here as it would for a user.
@@ -90,7 +105,7 @@ while IFS= read -r dep; do
 done < "$tmp/deps"
 subpaths=$("$node24" -e '
   const p = require("./package.json");
-  for (const k of Object.keys(p.exports)) if (k !== "./package.json") console.log(("permits/" + k.slice(2)).replace(/\/$/, ""));
+  for (const k of Object.keys(p.exports)) if (k !== "./package.json") console.log(("permit-pool/" + k.slice(2)).replace(/\/$/, ""));
 ')
 cat > "$consumer/load.cjs" <<'EOF'
 // Loads one specifier by import() and by require(); prints whether both work and agree.
@@ -119,45 +134,88 @@ for pair in "node20:$node20" "node24:$node24"; do
 done
 
 # --- types as a consumer sees them ----------------------------------------------
-# Every name a subpath exports at run time must exist in its declarations, by
-# `import` (.mts) and by `require()` (.cts; TypeScript >= 5.8 types require of
-# ESM under module nodenext). Catches a build that emitted the JS of a module
-# but not its .d.ts, which attw does not notice.
-echo; echo "== types of every runtime export, by import and by require"
+# The shipped declarations must compile in the user's project with
+# `skipLibCheck: false` (which checks every .d.ts of ours, not only what the
+# user touches). The consumer file names every runtime export of every subpath
+# (so a build that emitted the JS of a module but not its .d.ts fails too), by
+# `import` (.mts/.ts) and, where TypeScript types require() of ESM (>= 5.8,
+# module nodenext), by `require()` (.cts). One compile per setting we support
+# (README, "Requirements"):
+#   nodenext   TS latest, module nodenext, lib es2022 + @types/node, no DOM lib
+#   bundler    TS latest, moduleResolution bundler, lib esnext + dom + dom.iterable
+#   browser    TS latest, moduleResolution bundler, lib ["ES2022","DOM"] (no
+#              esnext.disposable), no @types/node
+#   oldest     the oldest TypeScript we support (scripts/typescript-oldest, a devDependency),
+#              module node16, lib ["ES2022","DOM"]
+# and one compile that must fail, because the README says it does:
+#   node16-cjs TS latest, module node16, a CommonJS file: TypeScript refuses
+#              to require() an ES module there (TS1471/TS1479).
+echo; echo "== declarations in consumer projects (skipLibCheck: false)"
 gen=$consumer/gen-types.mjs
 cat > "$gen" <<'EOF'
 import { writeFileSync } from "node:fs";
 const specs = process.argv.slice(2);
-let mts = "", cts = "";
+let esm = "", cts = "";
 specs.forEach((spec, i) => {
-  mts += `import * as m${i} from ${JSON.stringify(spec)};\n`;
+  esm += `import * as m${i} from ${JSON.stringify(spec)};\n`;
   cts += `import m${i} = require(${JSON.stringify(spec)});\n`;
 });
 for (const [i, spec] of specs.entries()) {
   const names = Object.keys(await import(spec)).filter((k) => k !== "default" && k !== "module.exports");
   const line = `export type T${i} = [${names.map((n) => `typeof m${i}.${n}`).join(", ")}];\n`;
-  mts += line;
+  esm += line;
   cts += line;
 }
-writeFileSync("check.mts", mts);
+writeFileSync("check.mts", esm);
+writeFileSync("check.ts", esm);
 writeFileSync("check.cts", cts);
 EOF
+# @types/node for the settings that use it, linked like the dependencies above.
+mkdir -p "$consumer/node_modules/@types"
+ln -s "$repo/node_modules/@types/node" "$consumer/node_modules/@types/node"
+tsc_latest=$repo/node_modules/typescript/bin/tsc
+tsc_oldest=$repo/scripts/typescript-oldest/node_modules/typescript/bin/tsc
+# consumer_types <label> <tsc> <files> <compilerOptions>: compiles, records the result.
+consumer_types() {
+  local label=$1 tsc=$2 files=$3 options=$4 out
+  printf '{ "compilerOptions": { "strict": true, "noEmit": true, "skipLibCheck": false, %s }, "files": [%s] }\n' \
+    "$options" "$files" > "$consumer/tsconfig.$label.json"
+  if out=$(cd "$consumer" && "$node24" "$tsc" -p "tsconfig.$label.json" 2>&1); then
+    record "$label" ok "TS $("$node24" "$tsc" -v | cut -d' ' -f2), $options"
+  else
+    echo "-- $label: $options"; echo "$out"
+    record "$label" FAIL "TS $("$node24" "$tsc" -v | cut -d' ' -f2): $(grep -c 'error TS' <<<"$out") errors (see above)"
+  fi
+}
 # shellcheck disable=SC2086 # subpaths are plain words
-if (cd "$consumer" && "$node24" "$gen" $subpaths) &&
-  echo '{ "compilerOptions": { "strict": true, "noEmit": true, "skipLibCheck": true, "module": "nodenext",
-    "moduleResolution": "nodenext", "target": "es2022", "lib": ["es2022", "dom", "esnext.disposable"], "types": [] },
-    "files": ["check.mts", "check.cts"] }' > "$consumer/tsconfig.json" &&
-  tsc_out=$(cd "$consumer" && "$node24" "$repo/node_modules/typescript/bin/tsc" -p tsconfig.json 2>&1); then
-  record types ok "every runtime export of $(echo $subpaths | wc -w) subpaths is typed, by import and require"
+if (cd "$consumer" && "$node24" "$gen" $subpaths); then
+  consumer_types nodenext "$tsc_latest" '"check.mts", "check.cts"' \
+    '"module": "nodenext", "target": "es2022", "lib": ["es2022"], "types": ["node"]'
+  # `using` on our permits, in the settings without esnext.disposable too.
+  printf 'import { Semaphore } from "permit-pool";\nconst sem = new Semaphore(1);\n{\n  using permit = await sem.acquire();\n  void permit;\n}\nexport {};\n' > "$consumer/use.ts"
+  consumer_types bundler "$tsc_latest" '"check.ts", "use.ts"' \
+    '"module": "esnext", "moduleResolution": "bundler", "target": "esnext", "lib": ["esnext", "dom", "dom.iterable"], "types": []'
+  consumer_types browser "$tsc_latest" '"check.ts", "use.ts"' \
+    '"module": "es2022", "moduleResolution": "bundler", "target": "es2022", "lib": ["ES2022", "DOM"], "types": []'
+  consumer_types oldest "$tsc_oldest" '"check.mts"' \
+    '"module": "node16", "target": "es2022", "lib": ["ES2022", "DOM"], "types": []'
+  # The documented failure: module node16 cannot require() an ES module.
+  # (TS1471 for `import x = require()`, TS1479 for an `import` compiled to require().)
+  printf 'import { Semaphore } from "permit-pool";\nexport const s = new Semaphore(1);\n' > "$consumer/import.cts"
+  printf '{ "compilerOptions": { "strict": true, "noEmit": true, "skipLibCheck": true, "module": "node16", "types": ["node"] }, "files": ["check.cts", "import.cts"] }\n' \
+    > "$consumer/tsconfig.node16-cjs.json"
+  cjs_out=$(cd "$consumer" && "$node24" "$tsc_latest" -p tsconfig.node16-cjs.json 2>&1)
+  if grep -q "check.cts.*error TS1471" <<<"$cjs_out" && grep -q "import.cts.*error TS1479" <<<"$cjs_out"; then
+    record node16-cjs ok "TS $("$node24" "$tsc_latest" -v | cut -d' ' -f2) refuses require() of the package (TS1471, TS1479), as the README says"
+  else echo "$cjs_out"; record node16-cjs FAIL "expected TS1471 and TS1479 (the README says module node16 CommonJS cannot import the package)"; fi
 else
-  echo "$tsc_out"
-  record types FAIL "$(echo "$tsc_out" | grep -c 'error TS') type errors in the consumer (see above)"
+  record types FAIL "could not list the runtime exports"
 fi
 
 # --- size ----------------------------------------------------------------------
 echo; echo "== size"
-if size_line=$("$node24" scripts/size.mjs --all); then record size ok "$(echo "$size_line" | head -n 1 | sed 's/^size: //')"
-else record size FAIL "$(echo "$size_line" | head -n 1 | sed 's/^size: //')"; fi
+if size_line=$("$node24" scripts/size.mjs --all); then record size ok "$(echo "$size_line" | head -n 2 | sed 's/^size: //' | paste -sd ";" - | sed 's/;/; /')"
+else record size FAIL "$(echo "$size_line" | head -n 2 | sed 's/^size: //' | paste -sd ";" - | sed 's/;/; /')"; fi
 echo "$size_line"
 
 echo

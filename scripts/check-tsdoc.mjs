@@ -62,7 +62,7 @@ for (const entry of entries) {
     const symbol = exported.flags & ts.SymbolFlags.Alias ? checker.getAliasedSymbol(exported) : exported;
     if (seen.has(symbol)) continue;
     seen.add(symbol);
-    const name = `${subpath === "." ? "permits" : `permits/${subpath}`}: ${exported.getName()}`;
+    const name = `${subpath === "." ? "permit-pool" : `permits/${subpath}`}: ${exported.getName()}`;
     const doc = docOf(symbol);
     const isValue = symbol.flags & (ts.SymbolFlags.Class | ts.SymbolFlags.Function | ts.SymbolFlags.Variable);
     if (doc.text.trim() === "") gaps.push(`${name} (${where(symbol)}): no description`);

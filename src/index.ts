@@ -6,7 +6,7 @@
  *
  * @example
  * ```ts
- * import { Semaphore } from "permits";
+ * import { Semaphore } from "permit-pool";
  * const sem = new Semaphore(3);
  * const pages = await Promise.all([1, 2, 3, 4, 5].map((page) => sem.run(async () => page * 10)));
  * console.log(pages); // [10, 20, 30, 40, 50]
@@ -15,6 +15,19 @@
  * @packageDocumentation
  */
 
+// Types only (Symbol.dispose, Disposable) for projects whose lib lacks esnext.disposable.
+import "./core/disposable.js";
+export {
+  type AdaptiveAlgorithm,
+  type AdaptivePhase,
+  AdaptivePermit,
+  type AdaptiveRunOptions,
+  AdaptiveSemaphore,
+  type AdaptiveSemaphoreOptions,
+  type AdaptiveSemaphoreStats,
+  type LimitCause,
+  type LimitChange,
+} from "./core/adaptive.js";
 export { channels, type Channel } from "./core/diagnostics.js";
 export { ClosedError, LeaseLostError, PermitsError } from "./core/errors.js";
 export { KeyedSemaphore, type KeyedSemaphoreOptions } from "./core/keyed.js";

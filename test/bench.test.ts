@@ -87,3 +87,35 @@ describe("npm run bench -- --quick", () => {
     for (const w of ["(a)", "(b)", "(c)", "(d)", "(e)", "(f)"]) expect(stdout).toContain(`### ${w}`);
   });
 });
+
+// Issue 12's cells (`--set scheduling`): priority, fair share, memory, the FIFO path and
+// the user-style hand-off, each proving its limiter first. No speed assertions here either.
+describe("npm run bench -- --set scheduling --quick", () => {
+  let sched: Cell[] = [];
+  let out = "";
+  beforeAll(async () => {
+    const json = join(dir, "scheduling.json");
+    const result = await promisify(execFile)(process.execPath, ["bench/run.js", "--set", "scheduling", "--quick", "--json", json], {
+      cwd: join(import.meta.dirname, ".."),
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    out = result.stdout;
+    sched = (JSON.parse(await readFile(json, "utf8")) as { cells: Cell[] }).cells;
+  }, 240_000);
+
+  it("measures every scheduling cell without a failure, priority and fair share among them", () => {
+    const failed = sched.filter((c) => c.failures.length > 0 || c.samples.length === 0);
+    expect(failed.map((c) => `${c.workload}/${c.adapter}: ${c.failures.join("; ")}`)).toEqual([]);
+    const workloads = new Set(sched.map((c) => c.workload));
+    for (const w of ["p", "b", "u", "s", "l", "c"]) expect(workloads).toContain(w);
+    const adapters = new Set(sched.map((c) => c.adapter));
+    for (const a of ["permits priority", "permits tenant", "p-queue", "naive priority"]) expect(adapters).toContain(a);
+  });
+
+  it("prints every issue-12 target with its floor beside it", () => {
+    expect(out).toContain("priority enqueue + drain: permits ≥ 10× p-queue");
+    expect(out).toContain("the floor of the first ratio");
+    expect(out).toContain("hand-off with random priorities ≥ 0.8× FIFO permits");
+    expect(out).toContain("Jain's index");
+  });
+});

@@ -1,10 +1,10 @@
 /**
  * Runs every TypeScript code block of README.md as written, so the docs
  * cannot drift from the code. Each block is written to a temporary `.mts`
- * file inside the repository (so `import ... from "permits"` resolves to the
+ * file inside the repository (so `import ... from "permit-pool"` resolves to the
  * built package through its own `exports` map) and run with tsx.
  *
- * A block may use `process.env.REDIS_URL`; when it imports `permits/redis`
+ * A block may use `process.env.REDIS_URL`; when it imports `permit-pool/redis`
  * the test starts a real redis-server for it.
  *
  * A `console.log(...)` line that ends in a comment (`// 3 3 0 0 false`)
@@ -84,7 +84,7 @@ describe("README code blocks run as written", () => {
     it(`block ${block.index + 1} (README.md line ${block.line}) runs as written and prints what its comments say`, async () => {
       const env: NodeJS.ProcessEnv = { ...process.env };
       let stopRedis: (() => Promise<void>) | undefined;
-      if (block.code.includes("permits/redis")) {
+      if (block.code.includes("permit-pool/redis")) {
         const { startRedisServer } = await import("./helpers/redis-server.js");
         const server = await startRedisServer();
         env.REDIS_URL = server.url;

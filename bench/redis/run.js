@@ -1,4 +1,4 @@
-/* global process, console, setTimeout, clearTimeout, performance */ // Node globals: this is a Node script
+/* global process, console, performance */ // Node globals: this is a Node script
 // `npm run bench:redis`: permits/redis against redis-semaphore and bottleneck
 // (clustering mode) on one real redis-server, in one run, same workload:
 // 4 forked processes x 8 tasks, limit 3, 5 ms holds, ~10 s per library, a
@@ -6,14 +6,10 @@
 //
 // Env: BENCH_SECONDS (default 10), BENCH_LIBS (comma list), PERMITS_REDIS_MODULE
 // (default ../../dist/redis/index.js, i.e. after `npm run build`).
-import { fork } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import os, { tmpdir } from "node:os";
-import { join } from "node:path";
+import os from "node:os";
 import { fileURLToPath } from "node:url";
-import { spawn, execFileSync } from "node:child_process";
-import { createServer } from "node:net";
 import { Redis } from "ioredis";
+import { pct, sleep, startRedis, startWorker as startWorkerOf } from "./common.js";
 
 const WORKER = fileURLToPath(new URL("./worker.js", import.meta.url));
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -25,68 +21,9 @@ const HOLD_MS = 5;
 const LEASE_MS = 10_000;
 const CRASH_LEASE_MS = 1_000;
 const now = () => performance.timeOrigin + performance.now();
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
+const startWorker = (port) => startWorkerOf(WORKER, [String(port)], 120_000);
 
-async function startRedis() {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), "permits-bench-"));
-  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir], {
-    stdio: "ignore",
-  });
-  for (let i = 0; i < 200; i++) {
-    try {
-      if (execFileSync("redis-cli", ["-p", String(port), "PING"]).toString().trim() === "PONG") break;
-    } catch {
-      // not yet
-    }
-    await sleep(25);
-  }
-  return {
-    port,
-    async stop() {
-      const exited = new Promise((r) => child.once("exit", r));
-      child.kill("SIGTERM");
-      const t = setTimeout(() => child.kill("SIGKILL"), 2000);
-      await exited;
-      clearTimeout(t);
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-function startWorker(port) {
-  const child = fork(WORKER, [String(port)], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
-  const inbox = [];
-  const waiting = [];
-  child.on("message", (m) => {
-    if (m.error) console.error(`worker ${child.pid}: ${m.error}`);
-    const i = waiting.findIndex((w) => w.key in m);
-    if (i >= 0) waiting.splice(i, 1)[0].resolve(m);
-    else inbox.push(m);
-  });
-  const next = (key, ms = 120_000) => {
-    const i = inbox.findIndex((m) => key in m);
-    if (i >= 0) return Promise.resolve(inbox.splice(i, 1)[0]);
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`worker: no ${key} in ${ms} ms`)), ms);
-      waiting.push({ key, resolve: (m) => (clearTimeout(t), resolve(m)) });
-    });
-  };
-  return { child, send: (m) => child.send(m), next, ready: next("ready", 20_000) };
-}
-
-const pct = (sorted, p) => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]);
 const fmt = (n, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : "–");
 
 async function totalCommands(admin) {

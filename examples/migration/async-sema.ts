@@ -1,6 +1,6 @@
 // Migrating from async-sema: the `permits` side. docs/migration/async-sema.md
 // shows it next to the async-sema original; test/platform/examples.test.ts runs it.
-import { RateLimiter, Semaphore } from "permits";
+import { RateLimiter, Semaphore } from "permit-pool";
 
 /** acquire()/release() in try/finally → a Permit released by `using` (or by run()). */
 export async function withPermit(sem: Semaphore, work: () => Promise<number>): Promise<number> {
@@ -23,4 +23,24 @@ export async function rateLimitedLoop(n: number): Promise<number> {
     done++;
   }
   return done;
+}
+
+/**
+ * A token pool — new Sema(n, { initFn }), where acquire() hands out a token
+ * (a connection, a buffer) and release(token) takes it back — is a Semaphore
+ * next to an array of the tokens: a permit guarantees a free token, so pop()
+ * never comes back empty, and the token goes back however `fn` ends.
+ */
+export function tokenPool<T>(tokens: readonly T[]): <R>(fn: (token: T) => Promise<R>) => Promise<R> {
+  const free = [...tokens];
+  const sem = new Semaphore(free.length); // was: new Sema(tokens.length, { initFn: () => tokens.pop() })
+  return (fn) =>
+    sem.run(async () => {
+      const token = free.pop() as T; // was: const token = await sema.acquire()
+      try {
+        return await fn(token);
+      } finally {
+        free.push(token); // was: sema.release(token)
+      }
+    });
 }

@@ -1,6 +1,6 @@
 // Migrating from Bottleneck: the `permits` side. docs/migration/bottleneck.md
 // shows it next to the Bottleneck original; test/platform/examples.test.ts runs it.
-import { Limiter, limitFunction } from "permits";
+import { Limiter, limitFunction } from "permit-pool";
 
 /** maxConcurrent + minTime → concurrency + a rate of one per minTime. */
 export function makeLimiter(): Limiter {

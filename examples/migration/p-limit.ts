@@ -1,6 +1,6 @@
 // Migrating from p-limit: the `permits` side. docs/migration/p-limit.md shows it
 // next to the p-limit original; test/platform/examples.test.ts runs it.
-import { limit, map } from "permits";
+import { limit, map } from "permit-pool";
 
 /** p-limit's own call shape: `limit(fn, ...args)`. Only the import changes. */
 export async function fetchAll(urls: string[], fetchText: (url: string) => Promise<string>): Promise<string[]> {
@@ -16,7 +16,7 @@ export function controls(): { active: number; pending: number; concurrency: numb
   const queued = lim(() => sleep(10));
   lim.concurrency = 2; // grows at once: the queued call starts
   const state = { active: lim.activeCount, pending: lim.pendingCount, concurrency: lim.concurrency };
-  lim.clearQueue(); // pending calls reject with an AbortError (p-limit leaves them hanging)
+  lim.clearQueue(); // pending calls are dropped, as in p-limit (rejectOnClear: true makes them reject)
   void queued;
   return state;
 }

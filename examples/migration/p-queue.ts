@@ -1,6 +1,6 @@
 // Migrating from p-queue: the `permits` side. docs/migration/p-queue.md shows it
 // next to the p-queue original; test/platform/examples.test.ts runs it.
-import { Limiter, Semaphore } from "permits";
+import { Limiter, Semaphore } from "permit-pool";
 
 /** queue.add(fn) → sem.run(fn); queue.onIdle() → sem.onIdle(); size/pending → queued/inUse. */
 export async function crawl(urls: string[], fetchText: (url: string) => Promise<string>): Promise<string[]> {
@@ -26,4 +26,18 @@ export async function cancellable(signal: AbortSignal): Promise<string> {
 export function rateLimited(): Limiter {
   // was: new PQueue({ concurrency: 2, intervalCap: 10, interval: 1000 })
   return new Limiter({ concurrency: 2, rate: { limit: 10, interval: 1_000 } });
+}
+
+/** queue.add(fn, { priority }) → sem.run(fn, { priority }): higher first, equal priorities in order. */
+export async function urgentFirst(): Promise<string[]> {
+  const sem = new Semaphore(1); // was: new PQueue({ concurrency: 1 })
+  const order: string[] = [];
+  const busy = await sem.acquire();
+  const jobs = [
+    sem.run(() => void order.push("batch"), { priority: 0 }), // was: queue.add(fn, { priority: 0 })
+    sem.run(() => void order.push("interactive"), { priority: 10 }), // was: queue.add(fn, { priority: 10 })
+  ];
+  busy.release();
+  await Promise.all(jobs);
+  return order;
 }

@@ -2,7 +2,7 @@
 // shows it next to the redis-semaphore original; test/platform/examples.test.ts runs it
 // against a real redis-server on loopback.
 import type { Redis } from "ioredis";
-import { RedisLock, RedisSemaphore } from "permits/redis";
+import { RedisLock, RedisSemaphore } from "permit-pool/redis";
 
 /** new Semaphore(client, key, 3, options) → new RedisSemaphore(client, name, 3, options); run() releases for you. */
 export async function callPartner(redis: Redis, call: () => Promise<string>): Promise<string> {

@@ -14,6 +14,7 @@
  * | `permits:aborted` | a queued waiter is aborted by its signal | `{ limiter, weight, reason }` |
  * | `permits:timedOut` | a queued waiter's timeout elapses | `{ limiter, weight }` |
  * | `permits:leaseLost` | a distributed permit's lease is lost | `{ limiter, weight, error }` |
+ * | `permits:limit` | an `AdaptiveSemaphore`'s limit changes | `{ limiter, limit, previous, cause }` |
  *
  * `limiter` is the semaphore (or limiter) object; its `name` option, when
  * given, identifies it.
@@ -54,7 +55,7 @@ function make(name: string): Channel {
  * @example
  * ```ts
  * import diagnostics_channel from "node:diagnostics_channel";
- * import { Semaphore } from "permits";
+ * import { Semaphore } from "permit-pool";
  * diagnostics_channel.subscribe("permits:granted", (message) => console.log("granted", message));
  * const sem = new Semaphore(1, { name: "db" });
  * (await sem.acquire()).release();
@@ -67,6 +68,7 @@ export const channels: {
   readonly aborted: Channel;
   readonly timedOut: Channel;
   readonly leaseLost: Channel;
+  readonly limit: Channel;
 } = {
   queued: make("permits:queued"),
   granted: make("permits:granted"),
@@ -74,4 +76,5 @@ export const channels: {
   aborted: make("permits:aborted"),
   timedOut: make("permits:timedOut"),
   leaseLost: make("permits:leaseLost"),
+  limit: make("permits:limit"),
 };

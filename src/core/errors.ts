@@ -21,7 +21,7 @@ const kBrand: unique symbol = Symbol.for("permits.error") as never;
  *
  * @example
  * ```ts
- * import { PermitsError, Semaphore } from "permits";
+ * import { PermitsError, Semaphore } from "permit-pool";
  * const sem = new Semaphore(1);
  * sem.close();
  * try {
@@ -61,7 +61,7 @@ export class PermitsError extends Error {
  *
  * @example
  * ```ts
- * import { ClosedError, Semaphore } from "permits";
+ * import { ClosedError, Semaphore } from "permit-pool";
  * const sem = new Semaphore(1);
  * const held = await sem.acquire();
  * const waiting = sem.acquire();
@@ -88,7 +88,7 @@ export class ClosedError extends PermitsError {
  *
  * @example
  * ```ts
- * import { LeaseLostError } from "permits";
+ * import { LeaseLostError } from "permit-pool";
  * const error = new LeaseLostError("lease of permit 7 expired");
  * console.log(error.code); // "ERR_PERMITS_LEASE_LOST"
  * ```
@@ -102,6 +102,35 @@ export class LeaseLostError extends PermitsError {
     super(message, LeaseLostError.code, options);
     this.name = "LeaseLostError";
   }
+}
+
+/** What `Error.captureStackTrace` is where the engine has it (V8, JavaScriptCore). */
+type CaptureStackTrace = (target: object, constructorOpt: (...args: never[]) => unknown) => void;
+const captureStackTrace = (Error as { captureStackTrace?: CaptureStackTrace }).captureStackTrace;
+
+/**
+ * Creates the `TypeError` for bad input — a value of the wrong type, an
+ * unknown option — with `code` `"ERR_PERMITS_INVALID_ARGUMENT"` (as Node gives
+ * its own argument errors a `code`). It stays a plain `TypeError`: `name`,
+ * `instanceof TypeError` and the message are what they would be without it.
+ */
+export function invalidArgument(message: string): TypeError & { code: "ERR_PERMITS_INVALID_ARGUMENT" } {
+  const error = new TypeError(message) as TypeError & { code: "ERR_PERMITS_INVALID_ARGUMENT" };
+  error.code = "ERR_PERMITS_INVALID_ARGUMENT";
+  captureStackTrace?.(error, invalidArgument); // the stack starts at the caller's check, not here
+  return error;
+}
+
+/**
+ * Creates the `RangeError` for a number outside what is allowed (a capacity
+ * of 0, a weight above the capacity, a negative timeout) with `code`
+ * `"ERR_PERMITS_OUT_OF_RANGE"`. It stays a plain `RangeError`.
+ */
+export function outOfRange(message: string): RangeError & { code: "ERR_PERMITS_OUT_OF_RANGE" } {
+  const error = new RangeError(message) as RangeError & { code: "ERR_PERMITS_OUT_OF_RANGE" };
+  error.code = "ERR_PERMITS_OUT_OF_RANGE";
+  captureStackTrace?.(error, outOfRange);
+  return error;
 }
 
 /** Creates the `DOMException` named `"TimeoutError"` that an elapsed `timeout` rejects with. */

@@ -6,15 +6,20 @@
  */
 
 import { type AcquireOptions, type Permit, Semaphore, type SemaphoreStats } from "./semaphore.js";
-import { checkFunction, checkInteger, checkOptions, describe } from "./validate.js";
+import { checkAging, checkFunction, checkInteger, checkOptions, describe } from "./validate.js";
+import { invalidArgument } from "./errors.js";
 
 /** Options of the `KeyedSemaphore` constructor. */
 export interface KeyedSemaphoreOptions {
   /** A name for diagnostics; each key's semaphore is named `${name}:${key}`. */
   name?: string | undefined;
+  /** Each key's `aging` (see `SemaphoreOptions.aging`): priorities and tenants are scheduled per key. */
+  aging?: number | undefined;
+  /** Each key's tenant `weights` (see `SemaphoreOptions.weights`). */
+  weights?: ((tenant: string) => number) | undefined;
 }
 
-const KEYED_KEYS: readonly string[] = ["name"];
+const KEYED_KEYS: readonly string[] = ["name", "aging", "weights"];
 
 /**
  * A semaphore per key. Each key has its own capacity and its own FIFO queue;
@@ -24,7 +29,7 @@ const KEYED_KEYS: readonly string[] = ["name"];
  *
  * @example
  * ```ts
- * import { KeyedSemaphore } from "permits";
+ * import { KeyedSemaphore } from "permit-pool";
  * const perHost = new KeyedSemaphore(2); // at most 2 at once per host
  * const hosts = ["a.test", "a.test", "b.test"];
  * await Promise.all(hosts.map((host) => perHost.run(host, async () => host)));
@@ -38,6 +43,8 @@ export class KeyedSemaphore<K = string> {
   #closed = false;
   #closeReason: unknown = undefined;
   #idle: (() => void)[] | undefined = undefined;
+  #aging: number | undefined = undefined;
+  #weights: ((tenant: string) => number) | undefined = undefined;
 
   /**
    * @param capacity - The capacity of every key (an integer ≥ 1), or a
@@ -51,10 +58,15 @@ export class KeyedSemaphore<K = string> {
     if (options !== undefined) {
       checkOptions("options", options, KEYED_KEYS);
       if (options.name !== undefined && typeof options.name !== "string") {
-        throw new TypeError(`Expected \`name\` to be a string, got ${describe(options.name)}`);
+        throw invalidArgument(`Expected \`name\` to be a string, got ${describe(options.name)}`);
       }
     }
     this.#name = options?.name;
+    if (options?.aging !== undefined) this.#aging = checkAging(options.aging);
+    if (options?.weights !== undefined) {
+      checkFunction("weights", options.weights);
+      this.#weights = options.weights;
+    }
   }
 
   /** How many keys are live (holding or queueing) now. */
@@ -82,7 +94,7 @@ export class KeyedSemaphore<K = string> {
    *
    * @example
    * ```ts
-   * import { KeyedSemaphore } from "permits";
+   * import { KeyedSemaphore } from "permit-pool";
    * const perTenant = new KeyedSemaphore(1);
    * const permit = await perTenant.acquire("tenant-1", { timeout: 1_000 });
    * permit.release();
@@ -102,7 +114,7 @@ export class KeyedSemaphore<K = string> {
    *
    * @example
    * ```ts
-   * import { KeyedSemaphore } from "permits";
+   * import { KeyedSemaphore } from "permit-pool";
    * const perKey = new KeyedSemaphore(1);
    * const permit = perKey.tryAcquire("k");
    * console.log(perKey.tryAcquire("k")); // undefined
@@ -125,7 +137,7 @@ export class KeyedSemaphore<K = string> {
    *
    * @example
    * ```ts
-   * import { KeyedSemaphore } from "permits";
+   * import { KeyedSemaphore } from "permit-pool";
    * const perHost = new KeyedSemaphore((host: string) => (host === "slow.test" ? 1 : 4));
    * console.log(await perHost.run("slow.test", async () => "ok")); // "ok"
    * ```
@@ -145,7 +157,7 @@ export class KeyedSemaphore<K = string> {
    *
    * @example
    * ```ts
-   * import { KeyedSemaphore } from "permits";
+   * import { KeyedSemaphore } from "permit-pool";
    * const perKey = new KeyedSemaphore(3);
    * const permit = await perKey.acquire("k");
    * console.log(perKey.stats("k")?.inUse); // 1
@@ -162,7 +174,7 @@ export class KeyedSemaphore<K = string> {
    *
    * @example
    * ```ts
-   * import { KeyedSemaphore } from "permits";
+   * import { KeyedSemaphore } from "permit-pool";
    * const perKey = new KeyedSemaphore(1);
    * perKey.close();
    * await perKey.acquire("k").catch((error) => console.log(error.name)); // "ClosedError"
@@ -180,7 +192,7 @@ export class KeyedSemaphore<K = string> {
    *
    * @example
    * ```ts
-   * import { KeyedSemaphore } from "permits";
+   * import { KeyedSemaphore } from "permit-pool";
    * const perKey = new KeyedSemaphore(1);
    * void perKey.run("k", async () => {});
    * await perKey.onIdle();
@@ -198,7 +210,16 @@ export class KeyedSemaphore<K = string> {
       typeof this.#capacity === "number"
         ? this.#capacity
         : checkInteger(`capacity(${String(key)})`, this.#capacity(key));
-    sem = new Semaphore(capacity, this.#name === undefined ? undefined : { name: `${this.#name}:${String(key)}` });
+    sem = new Semaphore(
+      capacity,
+      this.#name === undefined && this.#aging === undefined && this.#weights === undefined
+        ? undefined
+        : {
+            ...(this.#name === undefined ? {} : { name: `${this.#name}:${String(key)}` }),
+            ...(this.#aging === undefined ? {} : { aging: this.#aging }),
+            ...(this.#weights === undefined ? {} : { weights: this.#weights }),
+          },
+    );
     if (this.#closed) sem.close(this.#closeReason);
     const created = sem;
     created._onIdle = () => this.#dropIfIdle(key, created);

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { abortError } from "./errors.js";
+import { abortError, invalidArgument, outOfRange } from "./errors.js";
 import { type Permit, Semaphore } from "./semaphore.js";
 import { checkFunction, checkOptions, describe } from "./validate.js";
 
@@ -13,10 +13,12 @@ export interface LimitOptions {
   /** How many calls may run at once: an integer from 1 and up, or `Infinity`. */
   concurrency: number;
   /**
-   * Whether `clearQueue()` rejects the pending calls with an `AbortError`
-   * (the default here) or drops them without settling (p-limit's default,
-   * which leaves `await`s hanging forever; pass `false` only to keep that).
-   * @defaultValue true
+   * Whether `clearQueue()` rejects the pending calls with an `AbortError`, or
+   * drops them without settling (the default, as in p-limit: code that starts
+   * calls without awaiting them and then clears must not get unhandled
+   * rejections). Pass `true` when something awaits the cleared calls and
+   * should learn that they will never run.
+   * @defaultValue false
    */
   rejectOnClear?: boolean | undefined;
 }
@@ -26,7 +28,8 @@ export interface LimitFunction {
   /**
    * Calls `fn(...args)` once fewer than `concurrency` calls are running, and
    * returns its (awaited) result or rejection. Calls start in the order they
-   * were made (FIFO).
+   * were made (FIFO), and never inside this call: a call that fits counts in
+   * `activeCount` at once and runs one microtask later, as in p-limit.
    *
    * **Cancel safety:** a pending call can only be cancelled through
    * `clearQueue()`; a running one is never interrupted.
@@ -42,7 +45,11 @@ export interface LimitFunction {
    * calls finish.
    */
   concurrency: number;
-  /** Rejects every pending call with an `AbortError` (see `rejectOnClear`); running calls go on. */
+  /**
+   * Drops every pending call: they never run, and their promises stay pending
+   * (p-limit's default), or reject with an `AbortError` with
+   * `rejectOnClear: true`. Running calls go on.
+   */
   clearQueue(): void;
   /** `Promise.all` of `fn(item, index)` over `iterable`, each call limited. */
   map<T, R>(iterable: Iterable<T>, fn: (item: T, index: number) => R | PromiseLike<R>): Promise<Awaited<R>[]>;
@@ -54,10 +61,10 @@ const NEVER: Promise<never> = new Promise<never>(() => {});
 
 function checkConcurrency(value: unknown): number {
   if (typeof value !== "number") {
-    throw new TypeError(`Expected \`concurrency\` to be a number from 1 and up, got ${describe(value)}`);
+    throw invalidArgument(`Expected \`concurrency\` to be a number from 1 and up, got ${describe(value)}`);
   }
   if (!((Number.isSafeInteger(value) || value === Number.POSITIVE_INFINITY) && value >= 1)) {
-    throw new RangeError(`Expected \`concurrency\` to be an integer from 1 and up or \`Infinity\`, got ${describe(value)}`);
+    throw outOfRange(`Expected \`concurrency\` to be an integer from 1 and up or \`Infinity\`, got ${describe(value)}`);
   }
   return value;
 }
@@ -67,13 +74,47 @@ function toCapacity(concurrency: number): number {
   return concurrency === Number.POSITIVE_INFINITY ? Number.MAX_SAFE_INTEGER : concurrency;
 }
 
-async function callHeld<Args extends unknown[], R>(
+const RESOLVED: Promise<void> = Promise.resolve();
+
+/** Calls `fn(...args)` with the permit held; releases however it ends. Called in a microtask, never inside `lim()`. */
+function callHeld<Args extends unknown[], R>(
+  fn: (...args: Args) => R | PromiseLike<R>,
+  args: Args | undefined,
+  permit: Permit,
+): Awaited<R> | Promise<Awaited<R>> {
+  let result: R | PromiseLike<R>;
+  let then: unknown;
+  try {
+    result = args === undefined ? (fn as () => R)() : fn(...args);
+    if (result !== null && (typeof result === "object" || typeof result === "function")) {
+      then = (result as { then?: unknown }).then;
+    }
+  } catch (error) {
+    permit.release();
+    throw error;
+  }
+  if (typeof then === "function") return awaitHeld(result as PromiseLike<R>, permit);
+  permit.release();
+  return result as Awaited<R>;
+}
+
+/** `callHeld` for an async `fn`, in an async frame: settles a microtask after fn's promise, no thenable adoption. */
+async function callAsyncLater<Args extends unknown[], R>(
   fn: (...args: Args) => R | PromiseLike<R>,
   args: Args | undefined,
   permit: Permit,
 ): Promise<Awaited<R>> {
+  await RESOLVED; // one microtask: fn never runs inside the call
   try {
     return await (args === undefined ? (fn as () => R)() : fn(...args));
+  } finally {
+    permit.release();
+  }
+}
+
+async function awaitHeld<R>(result: PromiseLike<R>, permit: Permit): Promise<Awaited<R>> {
+  try {
+    return await result;
   } finally {
     permit.release();
   }
@@ -85,16 +126,17 @@ async function callHeld<Args extends unknown[], R>(
  * `pendingCount`, a settable `concurrency`, `clearQueue()`, `map()`), on the
  * same {@link Semaphore} as everything else here.
  *
- * Differences from p-limit, on purpose: a call that fits starts synchronously
- * (no extra tick), and `clearQueue()` rejects pending calls with an
- * `AbortError` instead of leaving them unsettled.
+ * As in p-limit, `fn` is never called inside `lim()` (a call that fits takes
+ * its slot at once, so `activeCount` counts it, and runs one microtask later),
+ * and `clearQueue()` drops pending calls without settling them unless
+ * `rejectOnClear: true` is given.
  *
  * @param concurrency - An integer from 1 and up, `Infinity`, or `{ concurrency, rejectOnClear }`.
  * @throws TypeError | RangeError for a bad concurrency or an unknown option.
  *
  * @example
  * ```ts
- * import { limit } from "permits";
+ * import { limit } from "permit-pool";
  * const lim = limit(2);
  * const double = async (n: number) => n * 2;
  * const results = await Promise.all([1, 2, 3, 4].map((n) => lim(double, n)));
@@ -102,14 +144,14 @@ async function callHeld<Args extends unknown[], R>(
  * ```
  */
 export function limit(concurrency: number | LimitOptions): LimitFunction {
-  let rejectOnClear = true;
+  let rejectOnClear = false;
   let value: unknown = concurrency;
   if (typeof concurrency === "object" && concurrency !== null) {
     checkOptions("options", concurrency, LIMIT_KEYS);
     value = concurrency.concurrency;
     if (concurrency.rejectOnClear !== undefined) {
       if (typeof concurrency.rejectOnClear !== "boolean") {
-        throw new TypeError(`Expected \`rejectOnClear\` to be a boolean, got ${describe(concurrency.rejectOnClear)}`);
+        throw invalidArgument(`Expected \`rejectOnClear\` to be a boolean, got ${describe(concurrency.rejectOnClear)}`);
       }
       rejectOnClear = concurrency.rejectOnClear;
     }
@@ -142,7 +184,11 @@ export function limit(concurrency: number | LimitOptions): LimitFunction {
     // eslint-disable-next-line prefer-rest-params -- see above
     const args = arguments.length > 1 ? (Array.prototype.slice.call(arguments, 1) as unknown[]) : undefined;
     const permit = sem.tryAcquire();
-    return permit === undefined ? callQueued(fn, args) : callHeld(fn, args, permit);
+    // A free slot is taken now (activeCount counts this call at once, as in
+    // p-limit), but fn runs in a microtask: p-limit "runs all tasks asynchronously".
+    if (permit === undefined) return callQueued(fn, args);
+    if ((fn as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag] === "AsyncFunction") return callAsyncLater(fn, args, permit);
+    return RESOLVED.then(() => callHeld(fn, args, permit));
   }
   const lim = call as unknown as LimitFunction;
 
@@ -177,7 +223,7 @@ export function limit(concurrency: number | LimitOptions): LimitFunction {
  *
  * @example
  * ```ts
- * import { limitFunction } from "permits";
+ * import { limitFunction } from "permit-pool";
  * const square = limitFunction(async (n: number) => n * n, { concurrency: 2 });
  * console.log(await Promise.all([1, 2, 3].map((n) => square(n)))); // [1, 4, 9]
  * ```

@@ -7,6 +7,7 @@
 
 import { type Permit, Semaphore } from "./semaphore.js";
 import { checkFunction, checkInteger, checkOptions, checkSignal, describe } from "./validate.js";
+import { invalidArgument } from "./errors.js";
 
 /** Options of {@link map}. */
 export interface MapOptions {
@@ -50,7 +51,7 @@ type AnyIterator<T> = Iterator<T> | AsyncIterator<T>;
  *
  * @example
  * ```ts
- * import { map } from "permits";
+ * import { map } from "permit-pool";
  * const lengths = await map(["a", "bb", "ccc"], async (word) => word.length, { concurrency: 2 });
  * console.log(lengths); // [1, 2, 3]
  * ```
@@ -77,7 +78,7 @@ export function map<T, R>(
     iterator = (input as Iterable<T>)[Symbol.iterator]();
     isAsync = false;
   } else {
-    throw new TypeError(`Expected \`input\` to be an iterable or async iterable, got ${describe(input)}`);
+    throw invalidArgument(`Expected \`input\` to be an iterable or async iterable, got ${describe(input)}`);
   }
   if (outer?.aborted) return Promise.reject(outer.reason);
 

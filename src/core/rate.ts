@@ -33,7 +33,9 @@
  * @module
  */
 
-import { ClosedError, timeoutError } from "./errors.js";
+import { channels } from "./diagnostics.js";
+import { MAX_TIMEOUT, type Sleep, sleep } from "./wait.js";
+import { ClosedError, invalidArgument, outOfRange, timeoutError } from "./errors.js";
 import {
   type AcquireOptions,
   type LimiterCounters,
@@ -42,14 +44,12 @@ import {
   Semaphore,
   type SemaphoreStats,
 } from "./semaphore.js";
-import { checkDuration, checkFunction, checkInteger, checkOptions, describe, readAcquireOptions } from "./validate.js";
+import { checkFunction, checkInteger, checkOptions, checkRate, describe, readAcquireOptions } from "./validate.js";
 
-/** setTimeout's largest delay; longer waits are slept in several steps. */
-const MAX_TIMEOUT = 2_147_483_647;
 /** Slack for floating-point sums of fractional emission intervals (ms): 1 µs, far above the rounding error of a clock reading of months. */
 const EPSILON = 1e-3;
-const RATE_KEYS: readonly string[] = ["limit", "interval", "burst", "name"];
-const LIMITER_KEYS: readonly string[] = ["concurrency", "rate", "name"];
+const RATE_KEYS: readonly string[] = ["limit", "interval", "burst", "name", "aging", "weights"];
+const LIMITER_KEYS: readonly string[] = ["concurrency", "rate", "name", "aging", "weights"];
 
 // Read the clock through the global each time so fake timers (which replace
 // `performance`) are honoured. performance.now() is monotonic, unlike Date.now().
@@ -73,6 +73,17 @@ export interface RateOptions {
 export interface RateLimiterOptions extends RateOptions {
   /** A name that identifies this limiter in errors. */
   name?: string | undefined;
+  /**
+   * The starvation bound for `priority`, in ms (see `SemaphoreOptions.aging`).
+   * @defaultValue no aging: strict priority
+   */
+  aging?: number | undefined;
+  /**
+   * Each tenant's share of the rate (see `SemaphoreOptions.weights`),
+   * counted in units of the rate.
+   * @defaultValue every tenant weighs 1
+   */
+  weights?: ((tenant: string) => number) | undefined;
 }
 
 /** A plain snapshot of a rate limiter's state and counters, from `stats()`. */
@@ -94,7 +105,7 @@ export interface RateLimiterStats extends LimiterCounters {
  *
  * @example
  * ```ts
- * import { RateLimiter } from "permits";
+ * import { RateLimiter } from "permit-pool";
  * const rate = new RateLimiter({ limit: 10, interval: 1_000 });
  * {
  *   using permit = await rate.acquire();
@@ -142,21 +153,10 @@ export class RatePermit implements Disposable, AsyncDisposable {
 
 polyfillDispose(RatePermit.prototype);
 
-function checkRate(name: string, options: unknown, allowed: readonly string[]): { limit: number; interval: number; burst: number } {
-  checkOptions(name, options, allowed);
-  const o = options as RateOptions;
-  const limit = checkInteger("limit", o.limit);
-  const interval = checkDuration("interval", o.interval);
-  if (interval === 0 || !Number.isFinite(interval)) {
-    throw new RangeError(`Expected \`interval\` to be a finite number of milliseconds above 0, got ${describe(interval)}`);
-  }
-  const burst = o.burst === undefined ? 1 : checkInteger("burst", o.burst);
-  return { limit, interval, burst };
-}
 
 function checkName(value: unknown): string | undefined {
   if (value !== undefined && typeof value !== "string") {
-    throw new TypeError(`Expected \`name\` to be a string, got ${describe(value)}`);
+    throw invalidArgument(`Expected \`name\` to be a string, got ${describe(value)}`);
   }
   return value;
 }
@@ -165,20 +165,16 @@ interface Parsed {
   weight: number;
   signal: AbortSignal | undefined;
   timeout: number | undefined;
+  priority: number;
+  tenant: string | undefined;
 }
+
+const NO_OPTIONS: Parsed = { weight: 1, signal: undefined, timeout: undefined, priority: 0, tenant: undefined };
 
 function parseAcquire(options: AcquireOptions | undefined): Parsed {
-  return options === undefined ? { weight: 1, signal: undefined, timeout: undefined } : readAcquireOptions(options);
+  return options === undefined ? NO_OPTIONS : readAcquireOptions(options);
 }
 
-/** The head of the queue while it sleeps until its admission time. */
-interface Sleeper {
-  timer: ReturnType<typeof setTimeout>;
-  resolve: () => void;
-  reject: (reason: unknown) => void;
-  signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
-}
 
 /**
  * Admits at most `limit` units per `interval` milliseconds (GCRA), queueing the
@@ -190,7 +186,7 @@ interface Sleeper {
  *
  * @example
  * ```ts
- * import { RateLimiter } from "permits";
+ * import { RateLimiter } from "permit-pool";
  * // "100 requests a minute": one start every 600 ms, never 101 in any minute.
  * const rate = new RateLimiter({ limit: 100, interval: 60_000 });
  * const status = await rate.run(async () => 200);
@@ -214,7 +210,7 @@ export class RateLimiter {
   #tat = -Infinity;
   /** FIFO of waiters; whoever holds its one permit is the head. */
   readonly #gate: Semaphore;
-  #sleeper: Sleeper | undefined = undefined;
+  #sleeper: Sleep | undefined = undefined;
   #inUse = 0;
   #closed = false;
   #closeReason: unknown = undefined;
@@ -237,7 +233,13 @@ export class RateLimiter {
     this.burst = burst;
     this.#step = interval / limit;
     this.#tau = burst * this.#step;
-    this.#gate = new Semaphore(1, { name: this.name ?? "RateLimiter" });
+    this.#gate = new Semaphore(1, {
+      name: this.name ?? "RateLimiter",
+      ...(options.aging === undefined ? {} : { aging: options.aging }),
+      ...(options.weights === undefined ? {} : { weights: options.weights }),
+    });
+    // The gate is how this limiter waits; the events are this limiter's own.
+    this.#gate._mute();
     this.#gate._onIdle = () => this.#checkIdle();
   }
 
@@ -285,7 +287,7 @@ export class RateLimiter {
    *
    * @example
    * ```ts
-   * import { RateLimiter } from "permits";
+   * import { RateLimiter } from "permit-pool";
    * const rate = new RateLimiter({ limit: 2, interval: 100 });
    * const started: number[] = [];
    * const t0 = performance.now();
@@ -297,7 +299,7 @@ export class RateLimiter {
    * ```
    */
   acquire(options?: AcquireOptions): Promise<RatePermit> {
-    const { weight, signal, timeout } = parseAcquire(options);
+    const { weight, signal, timeout, priority, tenant } = parseAcquire(options);
     if (weight > this.burst) throw this.#tooHeavy(weight);
     if (this.#closed) return Promise.reject(this.#closedError());
     // An already-aborted signal fails even when the rate would admit: the
@@ -314,7 +316,7 @@ export class RateLimiter {
       this.#timedOut++;
       return Promise.reject(timeoutError(0, this.#what(weight)));
     }
-    return this.#queue(weight, signal, timeout);
+    return this.#queue(weight, signal, timeout, priority, tenant);
   }
 
   /**
@@ -329,7 +331,7 @@ export class RateLimiter {
    *
    * @example
    * ```ts
-   * import { RateLimiter } from "permits";
+   * import { RateLimiter } from "permit-pool";
    * const rate = new RateLimiter({ limit: 1, interval: 1_000 });
    * console.log(rate.tryAcquire() !== undefined, rate.tryAcquire()); // true undefined
    * ```
@@ -355,7 +357,7 @@ export class RateLimiter {
    *
    * @example
    * ```ts
-   * import { RateLimiter } from "permits";
+   * import { RateLimiter } from "permit-pool";
    * const rate = new RateLimiter({ limit: 5, interval: 1_000, burst: 5 });
    * const results = await Promise.all([1, 2, 3].map((n) => rate.run(async () => n * 2)));
    * console.log(results); // [2, 4, 6]
@@ -373,7 +375,7 @@ export class RateLimiter {
    *
    * @example
    * ```ts
-   * import { RateLimiter } from "permits";
+   * import { RateLimiter } from "permit-pool";
    * const rate = new RateLimiter({ limit: 1, interval: 60_000 });
    * rate.tryAcquire();
    * const waiting = rate.acquire();
@@ -385,8 +387,7 @@ export class RateLimiter {
     if (this.#closed) return;
     this.#closed = true;
     this.#closeReason = reason;
-    const sleeper = this.#sleeper;
-    if (sleeper !== undefined) this.#wake(sleeper, this.#closedError());
+    this.#sleeper?.cancel(this.#closedError());
     // Waiters still in the gate's queue reject with the gate's ClosedError,
     // which #queue replaces with ours (a new instance per waiter).
     this.#gate.close(reason);
@@ -400,7 +401,7 @@ export class RateLimiter {
    *
    * @example
    * ```ts
-   * import { RateLimiter } from "permits";
+   * import { RateLimiter } from "permit-pool";
    * const rate = new RateLimiter({ limit: 100, interval: 1_000, burst: 10 });
    * for (let i = 0; i < 3; i++) void rate.run(async () => {});
    * await rate.onIdle();
@@ -417,7 +418,7 @@ export class RateLimiter {
    *
    * @example
    * ```ts
-   * import { RateLimiter } from "permits";
+   * import { RateLimiter } from "permit-pool";
    * const rate = new RateLimiter({ limit: 3, interval: 1_000, burst: 3 });
    * rate.tryAcquire(2);
    * console.log(rate.stats().available); // 1
@@ -449,6 +450,7 @@ export class RateLimiter {
   _release(weight: number): void {
     this.#inUse -= weight;
     this.#released++;
+    if (channels.released.hasSubscribers) channels.released.publish({ limiter: this, weight });
     if (this.#inUse === 0) this.#checkIdle();
   }
 
@@ -457,26 +459,60 @@ export class RateLimiter {
     return Math.max(this.#tat, t) + weight * this.#step - this.#tau - t;
   }
 
-  #grant(weight: number, start = now()): RatePermit {
+  #grant(weight: number, start = now(), waitedMs = 0): RatePermit {
     this.#tat = Math.max(this.#tat, start) + weight * this.#step;
     this.#inUse += weight;
     this.#acquired++;
+    if (channels.granted.hasSubscribers) channels.granted.publish({ limiter: this, weight, waitedMs });
     return new RatePermit(this, weight);
   }
 
-  async #queue(weight: number, signal: AbortSignal | undefined, timeout: number | undefined): Promise<RatePermit> {
+  #publishAborted(weight: number, reason: unknown): void {
+    if (channels.aborted.hasSubscribers) channels.aborted.publish({ limiter: this, weight, reason });
+  }
+
+  #publishTimedOut(weight: number): void {
+    if (channels.timedOut.hasSubscribers) channels.timedOut.publish({ limiter: this, weight });
+  }
+
+  async #queue(
+    weight: number,
+    signal: AbortSignal | undefined,
+    timeout: number | undefined,
+    priority: number,
+    tenant: string | undefined,
+  ): Promise<RatePermit> {
     const infinite = timeout === undefined || timeout > MAX_TIMEOUT;
-    const deadline = infinite ? Infinity : now() + timeout;
+    const queuedAt = now();
+    const deadline = infinite ? Infinity : queuedAt + timeout;
     let gate: Permit;
-    const acquiring = this.#gate.acquire(infinite ? { signal } : { signal, timeout });
+    // Fair share is counted in units of the rate: the gate's permit is one
+    // unit, its place in the discipline costs `weight`.
+    this.#gate._cost = weight;
+    let acquiring: Promise<Permit>;
+    try {
+      acquiring = this.#gate.acquire({
+        signal,
+        ...(infinite ? {} : { timeout }),
+        ...(priority === 0 ? {} : { priority }),
+        ...(tenant === undefined ? {} : { tenant }),
+      });
+    } finally {
+      this.#gate._cost = 0;
+    }
+    if (channels.queued.hasSubscribers) channels.queued.publish({ limiter: this, weight });
     const queued = this.#gate.queued + this.#gate.inUse;
     if (queued > this.#maxQueued) this.#maxQueued = queued;
     try {
       gate = await acquiring;
     } catch (error) {
-      if (signal?.aborted && error === signal.reason) throw error;
+      if (signal?.aborted && error === signal.reason) {
+        this.#publishAborted(weight, error);
+        throw error;
+      }
       if (this.#closed && this.#closeReason === undefined) throw this.#closedError();
       if (error instanceof DOMException && error.name === "TimeoutError") {
+        this.#publishTimedOut(weight);
         throw timeoutError(timeout ?? 0, this.#what(weight));
       }
       throw error;
@@ -485,6 +521,7 @@ export class RateLimiter {
       // Admitted to the head in the same tick as the abort: the abort wins.
       if (signal?.aborted) {
         this.#aborted++;
+        this.#publishAborted(weight, signal.reason);
         throw signal.reason;
       }
       let target: number | undefined;
@@ -495,17 +532,18 @@ export class RateLimiter {
         // rounding timers up to whole milliseconds does not drift the rate;
         // lateness beyond 1 ms is charged at the real time (never too early).
         const start = target === undefined ? t : Math.min(t, Math.max(target, t - 1));
-        if (this.#wait(weight, start) <= EPSILON) return this.#grant(weight, start);
+        if (this.#wait(weight, start) <= EPSILON) return this.#grant(weight, start, t - queuedAt);
         const wait = this.#wait(weight, t);
         const left = deadline - t;
         if (left <= 0) {
           this.#timedOut++;
+          this.#publishTimedOut(weight);
           throw timeoutError(timeout ?? 0, this.#what(weight));
         }
         target = t + wait;
         // Whole milliseconds, rounded up: a timer never fires before its time,
         // and the loop re-checks in case it fired early by the clock.
-        await this.#sleep(Math.min(MAX_TIMEOUT, Math.ceil(Math.min(wait, left) - EPSILON)), signal);
+        await this.#sleep(Math.min(MAX_TIMEOUT, Math.ceil(Math.min(wait, left) - EPSILON)), signal, weight);
       }
     } finally {
       gate.release();
@@ -513,33 +551,17 @@ export class RateLimiter {
   }
 
   /** The head's one timer: resolves after `ms`, rejects on abort or close. */
-  #sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const sleeper: Sleeper = {
-        timer: setTimeout(() => this.#wake(sleeper, undefined), ms),
-        resolve,
-        reject,
-        signal,
-        onAbort: undefined,
-      };
-      if (signal !== undefined) {
-        sleeper.onAbort = () => {
-          this.#aborted++;
-          this.#wake(sleeper, signal.reason, true);
-        };
-        signal.addEventListener("abort", sleeper.onAbort);
-      }
-      this.#sleeper = sleeper;
+  #sleep(ms: number, signal: AbortSignal | undefined, weight: number): Promise<void> {
+    const sleeping = sleep(ms, signal, () => {
+      this.#aborted++;
+      this.#publishAborted(weight, signal?.reason);
     });
-  }
-
-  #wake(sleeper: Sleeper, error: unknown, failed = error !== undefined): void {
-    if (this.#sleeper !== sleeper) return;
-    this.#sleeper = undefined;
-    clearTimeout(sleeper.timer);
-    if (sleeper.onAbort !== undefined) sleeper.signal?.removeEventListener("abort", sleeper.onAbort);
-    if (failed) sleeper.reject(error);
-    else sleeper.resolve();
+    this.#sleeper = sleeping;
+    const clear = (): void => {
+      if (this.#sleeper === sleeping) this.#sleeper = undefined;
+    };
+    sleeping.promise.then(clear, clear);
+    return sleeping.promise;
   }
 
   #isIdle(): boolean {
@@ -560,7 +582,7 @@ export class RateLimiter {
   }
 
   #tooHeavy(weight: number): RangeError {
-    return new RangeError(
+    return outOfRange(
       `Expected \`weight\` to be at most the burst (${this.burst}), got ${describe(weight)}: ` +
         "such a request could never be admitted; raise `burst`",
     );
@@ -598,6 +620,10 @@ export interface LimiterOptions {
   rate: RateOptions;
   /** A name that identifies this limiter in errors. */
   name?: string | undefined;
+  /** The starvation bound for `priority` in both halves (see `SemaphoreOptions.aging`). */
+  aging?: number | undefined;
+  /** Each tenant's share in both halves (see `SemaphoreOptions.weights`). */
+  weights?: ((tenant: string) => number) | undefined;
 }
 
 /** A snapshot of a {@link Limiter}: its two parts. */
@@ -618,7 +644,7 @@ export interface LimiterStats {
  *
  * @example
  * ```ts
- * import { Limiter } from "permits";
+ * import { Limiter } from "permit-pool";
  * // never more than 3 at once, never more than 100 a minute
  * const limiter = new Limiter({ concurrency: 3, rate: { limit: 100, interval: 60_000 } });
  * const body = await limiter.run(async () => "response");
@@ -639,9 +665,13 @@ export class Limiter {
     checkOptions("options", options, LIMITER_KEYS);
     const name = checkName(options.name);
     const concurrency = checkInteger("concurrency", options.concurrency);
-    const rate = checkRate("rate", options.rate, RATE_KEYS.filter((k) => k !== "name"));
-    this.concurrency = new Semaphore(concurrency, name === undefined ? undefined : { name });
-    this.rate = new RateLimiter(name === undefined ? rate : { ...rate, name });
+    const rate = checkRate("rate", options.rate, ["limit", "interval", "burst"]);
+    const scheduling = {
+      ...(options.aging === undefined ? {} : { aging: options.aging }),
+      ...(options.weights === undefined ? {} : { weights: options.weights }),
+    };
+    this.concurrency = new Semaphore(concurrency, { ...(name === undefined ? {} : { name }), ...scheduling });
+    this.rate = new RateLimiter({ ...rate, ...(name === undefined ? {} : { name }), ...scheduling });
   }
 
   /**
@@ -659,7 +689,7 @@ export class Limiter {
    *
    * @example
    * ```ts
-   * import { Limiter } from "permits";
+   * import { Limiter } from "permit-pool";
    * const limiter = new Limiter({ concurrency: 2, rate: { limit: 10, interval: 1_000 } });
    * const permit = await limiter.acquire({ timeout: 5_000 });
    * try {
@@ -670,12 +700,12 @@ export class Limiter {
    * ```
    */
   acquire(options?: AcquireOptions): Promise<Permit> {
-    const { weight, signal, timeout } = parseAcquire(options);
+    const { weight, signal, timeout, priority, tenant } = parseAcquire(options);
     if (weight > this.rate.burst) {
       // Check both limits before queueing anywhere.
       this.rate.tryAcquire(weight);
     }
-    return this.#acquire(this.concurrency.acquire(options), weight, signal, timeout);
+    return this.#acquire(this.concurrency.acquire(options), weight, signal, timeout, priority, tenant);
   }
 
   async #acquire(
@@ -683,12 +713,14 @@ export class Limiter {
     weight: number,
     signal: AbortSignal | undefined,
     timeout: number | undefined,
+    priority: number,
+    tenant: string | undefined,
   ): Promise<Permit> {
     const start = timeout === undefined ? 0 : now();
     const permit = await slot;
     try {
       const left = timeout === undefined ? undefined : Math.max(0, timeout - (now() - start));
-      (await this.rate.acquire({ weight, signal, timeout: left })).release();
+      (await this.rate.acquire({ weight, signal, timeout: left, priority, ...(tenant === undefined ? {} : { tenant }) })).release();
       return permit;
     } catch (error) {
       permit.release();
@@ -703,7 +735,7 @@ export class Limiter {
    *
    * @example
    * ```ts
-   * import { Limiter } from "permits";
+   * import { Limiter } from "permit-pool";
    * const limiter = new Limiter({ concurrency: 1, rate: { limit: 1, interval: 1_000 } });
    * const permit = limiter.tryAcquire();
    * console.log(permit !== undefined, limiter.tryAcquire()); // true undefined
@@ -731,7 +763,7 @@ export class Limiter {
    *
    * @example
    * ```ts
-   * import { Limiter } from "permits";
+   * import { Limiter } from "permit-pool";
    * const limiter = new Limiter({ concurrency: 3, rate: { limit: 10, interval: 1_000, burst: 3 } });
    * const out = await Promise.all([1, 2, 3].map((n) => limiter.run(async () => n)));
    * console.log(out); // [1, 2, 3]
@@ -748,7 +780,7 @@ export class Limiter {
    *
    * @example
    * ```ts
-   * import { Limiter } from "permits";
+   * import { Limiter } from "permit-pool";
    * const limiter = new Limiter({ concurrency: 1, rate: { limit: 1, interval: 1_000 } });
    * limiter.close();
    * await limiter.acquire().catch((error) => console.log(error.name)); // "ClosedError"
@@ -766,7 +798,7 @@ export class Limiter {
    *
    * @example
    * ```ts
-   * import { Limiter } from "permits";
+   * import { Limiter } from "permit-pool";
    * const limiter = new Limiter({ concurrency: 2, rate: { limit: 50, interval: 1_000 } });
    * void limiter.run(async () => {});
    * await limiter.onIdle();
@@ -784,7 +816,7 @@ export class Limiter {
    *
    * @example
    * ```ts
-   * import { Limiter } from "permits";
+   * import { Limiter } from "permit-pool";
    * const limiter = new Limiter({ concurrency: 2, rate: { limit: 5, interval: 1_000 } });
    * console.log(limiter.stats().concurrency.capacity, limiter.stats().rate.limit); // 2 5
    * ```

@@ -2,7 +2,8 @@
  * The one semaphore every other limiter in `permits` is built on.
  *
  * ## Contract
- * - **Fairness.** Waiters are served strictly first in, first out. A waiter
+ * - **Fairness.** Waiters are served first in, first out (unless they give a
+ *   `priority` or `tenant`: see `schedule.ts` and docs/scheduling.md). A waiter
  *   that does not fit blocks the ones behind it, so a heavy request is never
  *   starved by a stream of lighter ones, and the fast path is taken only when
  *   nobody is queued: a newcomer never barges past the queue.
@@ -29,8 +30,20 @@
  */
 
 import { channels } from "./diagnostics.js";
-import { ClosedError, timeoutError } from "./errors.js";
-import { checkFunction, checkInteger, checkOptions, describe, readAcquireOptions } from "./validate.js";
+import { ClosedError, invalidArgument, outOfRange, timeoutError } from "./errors.js";
+import { type Entry, type Queue, Scheduler, type Tenant, type TenantStats } from "./schedule.js";
+import { MAX_TIMEOUT } from "./wait.js";
+import {
+  checkAging,
+  checkFunction,
+  checkInteger,
+  checkOptions,
+  describe,
+  readAcquireOptions,
+  tenantWeight,
+} from "./validate.js";
+
+export type { TenantStats } from "./schedule.js";
 
 /**
  * Options of `acquire`, `run` and the methods built on them.
@@ -54,12 +67,51 @@ export interface AcquireOptions {
    * @defaultValue no timeout
    */
   timeout?: number | undefined;
+  /**
+   * Where this waiter goes in the queue: an integer, higher is served first;
+   * equal priorities are served in the order they came (or shared fairly
+   * between tenants, see `tenant`). A newcomer never passes a waiter of equal
+   * or higher priority, and a higher-priority waiter that does not fit yet
+   * blocks the lower ones (a heavy urgent request is not starved by light
+   * ones). With the limiter's `aging` option a waiter that has waited `aging`
+   * ms is served before everyone who came after it, whatever their priority.
+   * Has no effect on `tryAcquire` or on a call that finds permits free and
+   * nobody queued.
+   * @defaultValue 0
+   */
+  priority?: number | undefined;
+  /**
+   * Who this waiter works for (a customer, a user, a job type): waiters of
+   * different tenants at the same priority share the capacity fairly, in
+   * proportion to the limiter's `weights` (default 1 each), counted in permit
+   * weight; within a tenant they are served in order. Capacity is never
+   * reserved: one busy tenant alone gets all of it. Any string.
+   * @defaultValue none: one shared FIFO
+   */
+  tenant?: string | undefined;
 }
 
 /** Options of the `Semaphore` constructor. */
 export interface SemaphoreOptions {
   /** A name that identifies this semaphore in diagnostics and errors. */
   name?: string | undefined;
+  /**
+   * A starvation bound for priorities, in milliseconds: a waiter that has
+   * waited this long is served before every waiter that came after it,
+   * whatever their priority. So at full load with higher-priority work
+   * arriving all the time, a priority-0 waiter starts within `aging` plus
+   * the time to serve those that came before it.
+   * @defaultValue no aging: strict priority
+   */
+  aging?: number | undefined;
+  /**
+   * The share of each tenant (see `AcquireOptions.tenant`): a finite number
+   * above 0, asked once each time a tenant starts waiting (so it may change
+   * between bursts). A tenant of weight 4 gets four times the permits of a
+   * tenant of weight 1 while both have waiters.
+   * @defaultValue every tenant weighs 1
+   */
+  weights?: ((tenant: string) => number) | undefined;
 }
 
 /**
@@ -68,7 +120,7 @@ export interface SemaphoreOptions {
  *
  * @example
  * ```ts
- * import { Semaphore, type LimiterCounters } from "permits";
+ * import { Semaphore, type LimiterCounters } from "permit-pool";
  * const sem = new Semaphore(1);
  * (await sem.acquire()).release();
  * const { acquired, released }: LimiterCounters = sem.stats();
@@ -100,12 +152,27 @@ export interface SemaphoreStats extends LimiterCounters {
   capacity: number;
   /** Permits free now (0 when the capacity was shrunk below what is held). */
   available: number;
+  /**
+   * Per tenant (see `AcquireOptions.tenant`): present only once a tenant has
+   * been named. Tenants that wait or hold permits, and the last 1,024 idle
+   * ones.
+   */
+  tenants?: Record<string, TenantStats>;
 }
 
 const ONCE: AddEventListenerOptions = { once: true };
-/** setTimeout's largest delay; longer timeouts mean "wait forever". */
-const MAX_TIMEOUT = 2_147_483_647;
-const SEMAPHORE_KEYS: readonly string[] = ["name"];
+const INERT = { hasSubscribers: false, publish(): void {} };
+const QUIET: typeof channels = {
+  queued: INERT,
+  granted: INERT,
+  released: INERT,
+  aborted: INERT,
+  timedOut: INERT,
+  leaseLost: INERT,
+  limit: INERT,
+};
+// setTimeout's largest delay (MAX_TIMEOUT): longer timeouts mean "wait forever".
+const SEMAPHORE_KEYS: readonly string[] = ["name", "aging", "weights"];
 
 
 /**
@@ -118,7 +185,7 @@ const SEMAPHORE_KEYS: readonly string[] = ["name"];
  *
  * @example
  * ```ts
- * import { Semaphore } from "permits";
+ * import { Semaphore } from "permit-pool";
  * const sem = new Semaphore(2);
  * {
  *   using permit = await sem.acquire();
@@ -190,7 +257,8 @@ export class Permit implements Disposable, AsyncDisposable {
  * @internal
  */
 export class Wait {
-  declare readonly node: Permit;
+  /** The queued node (replaced once if the semaphore starts scheduling while it waits). */
+  declare node: Permit;
   declare signal: AbortSignal | undefined;
   /** The abort listener, registered with `once` (a function: see the module notes). */
   declare onAbort: (() => void) | undefined;
@@ -248,10 +316,35 @@ export function polyfillDispose(proto: { release(): unknown }): void {
 }
 polyfillDispose(Permit.prototype);
 
-function onTimeout(node: Permit): void {
-  const wait = node._resolve;
-  if (typeof wait === "object") wait.timer = undefined;
+function onTimeout(wait: Wait): void {
+  wait.timer = undefined;
+  const node = wait.node;
   node._sem?._cancel(node, undefined, true);
+}
+
+/**
+ * A permit (queued, or granted at once) of a semaphore that schedules
+ * (priority, tenant, aging): it carries its place in the {@link Scheduler}.
+ * Plain FIFO permits stay five fields.
+ * @internal
+ */
+export class Ranked extends Permit implements Entry {
+  declare tag: number;
+  declare tenant: Tenant | undefined;
+  declare since: number;
+  declare queue: Queue<Entry> | null;
+  declare qnext: Entry | null;
+  declare qprev: Entry | null;
+
+  constructor(sem: Semaphore, weight: number, tenant: Tenant | undefined) {
+    super(sem, weight);
+    this.tag = 0;
+    this.tenant = tenant;
+    this.since = 0;
+    this.queue = null;
+    this.qnext = null;
+    this.qprev = null;
+  }
 }
 
 // A shared promise executor: set `pending` right before `new Promise`, so no
@@ -269,13 +362,27 @@ function executor(resolve: (permit: Permit) => void, reject: (reason: unknown) =
   } else pending._resolve = resolve;
 }
 
+/** `readAcquireOptions`, with the tenant's name under the name `acquire` uses. */
+function readAcquire(options: AcquireOptions): {
+  weight: number;
+  signal: AbortSignal | undefined;
+  timeout: number | undefined;
+  priority: number;
+  tenantName: string | undefined;
+} {
+  const { weight, signal, timeout, priority, tenant } = readAcquireOptions(options);
+  return { weight, signal, timeout, priority, tenantName: tenant };
+}
+
 /**
  * A counting semaphore: at most `capacity` units are held at once; the rest
- * wait in a strict FIFO queue.
+ * wait in a FIFO queue — or, for waiters that give a `priority` or a
+ * `tenant`, in the order docs/scheduling.md states (aging, priority, fair
+ * share between tenants by `weights`).
  *
  * @example
  * ```ts
- * import { Semaphore } from "permits";
+ * import { Semaphore } from "permit-pool";
  * const sem = new Semaphore(3); // never more than 3 at once
  * const urls = ["a", "b", "c", "d", "e"];
  * const lengths = await Promise.all(
@@ -290,8 +397,15 @@ export class Semaphore {
   #capacity: number;
   /** capacity − inUse; negative after shrinking below what is held. */
   #free: number;
+  /**
+   * The arrival list (`_prev`/`_next`): every waiter in FIFO mode; once
+   * scheduling, only with `aging` (the oldest waiter is its head). Without
+   * aging a scheduled waiter is not linked: unlinking from the middle of
+   * the arrival order touches two more nodes per grant, scattered in memory.
+   */
   #head: Permit | null = null;
   #tail: Permit | null = null;
+  #arrival = true;
   #queued = 0;
   #closed = false;
   #closeReason: unknown = undefined;
@@ -301,6 +415,18 @@ export class Semaphore {
   #timedOut = 0;
   #maxQueued = 0;
   #idle: (() => void)[] | undefined = undefined;
+  /** The queue's discipline once a waiter asked for more than FIFO (or `aging`/`weights` were given). */
+  #sched: Scheduler<Ranked> | undefined = undefined;
+  #aging = Infinity;
+  #weights: ((tenant: string) => number) | undefined = undefined;
+  /** Where this semaphore publishes: the diagnostics channels, or nowhere (an internal gate). */
+  #ch: typeof channels = channels;
+  /**
+   * @internal What the next queued waiter costs in the fair-share count when
+   * it is not its weight (RateLimiter's gate: one permit, `weight` units of
+   * the rate). 0: its weight. Set right before `acquire()`, reset after.
+   */
+  _cost = 0;
   /** @internal Called each time the semaphore becomes idle (KeyedSemaphore drops it). */
   _onIdle: (() => void) | undefined = undefined;
 
@@ -314,8 +440,14 @@ export class Semaphore {
     if (options !== undefined) {
       checkOptions("options", options, SEMAPHORE_KEYS);
       if (options.name !== undefined && typeof options.name !== "string") {
-        throw new TypeError(`Expected \`name\` to be a string, got ${describe(options.name)}`);
+        throw invalidArgument(`Expected \`name\` to be a string, got ${describe(options.name)}`);
       }
+      if (options.aging !== undefined) this.#aging = checkAging(options.aging);
+      if (options.weights !== undefined) {
+        checkFunction("weights", options.weights);
+        this.#weights = options.weights;
+      }
+      if (this.#aging !== Infinity || this.#weights !== undefined) this.#schedule();
     }
     this.name = options?.name;
   }
@@ -352,9 +484,12 @@ export class Semaphore {
    * Waits for `weight` permits and resolves to a {@link Permit} that holds them
    * until `permit.release()` (or the end of a `using` block).
    *
-   * **Fairness:** FIFO. If anyone is queued the call queues behind them even
-   * when enough permits are free; a waiter that does not fit blocks the ones
-   * behind it until it does.
+   * **Fairness:** FIFO, unless waiters give a `priority` or a `tenant` (then:
+   * aging, priority, fair share between tenants, arrival — see
+   * docs/scheduling.md). If anyone is queued the call queues even when enough
+   * permits are free (a newcomer of higher priority than every waiter may be
+   * granted at once if it fits); the next waiter in that order that does not
+   * fit blocks the ones after it until it does.
    *
    * **Cancel safety:** aborting `signal` or reaching `timeout` loses your place
    * in the queue and costs nothing else: the waiter is unlinked in O(1), the
@@ -371,7 +506,7 @@ export class Semaphore {
    *
    * @example
    * ```ts
-   * import { Semaphore } from "permits";
+   * import { Semaphore } from "permit-pool";
    * const sem = new Semaphore(4);
    * const permit = await sem.acquire({ weight: 2, timeout: 1_000 });
    * try {
@@ -385,8 +520,17 @@ export class Semaphore {
     let weight = 1;
     let signal: AbortSignal | undefined;
     let timeout: number | undefined;
-    if (options !== undefined) ({ weight, signal, timeout } = readAcquireOptions(options));
+    let priority = 0;
+    let tenantName: string | undefined;
+    if (options !== undefined) ({ weight, signal, timeout, priority, tenantName } = readAcquire(options));
     if (weight > this.#capacity) throw this.#tooHeavy(weight);
+    let sched = this.#sched;
+    let tenant: Tenant | undefined;
+    if (sched !== undefined || priority !== 0 || tenantName !== undefined) {
+      // Asked before anything changes: a bad `weights` answer throws here.
+      sched ??= this.#schedule();
+      if (tenantName !== undefined) tenant = sched.tenant(tenantName);
+    }
     if (this.#closed) return Promise.reject(this.#closedError());
     // An already-aborted signal fails even when permits are free: the caller
     // has said it no longer wants them, and granting would start work nobody
@@ -396,34 +540,16 @@ export class Semaphore {
       return Promise.reject(signal.reason);
     }
     // Fast path only when nobody waits: a newcomer never barges.
-    if (this.#head === null && weight <= this.#free) {
-      return Promise.resolve(this.#grantNow(weight));
+    if (this.#queued === 0 && weight <= this.#free) {
+      return Promise.resolve(sched === undefined ? this.#grantNow(weight) : this.#grantRanked(weight, tenant));
     }
+    if (sched !== undefined) return this.#enqueueRanked(sched, weight, signal, timeout, priority, tenant);
     if (timeout === 0) {
       this.#timedOut++;
       return Promise.reject(timeoutError(0, this.#what(weight)));
     }
     const node = new Permit(this, weight);
-    if (
-      signal !== undefined ||
-      (timeout !== undefined && timeout <= MAX_TIMEOUT) ||
-      channels.queued.hasSubscribers ||
-      channels.granted.hasSubscribers
-    ) {
-      this.#arm(node, signal, timeout);
-    }
-    pending = node;
-    const promise = new Promise<Permit>(executor);
-    const tail = this.#tail;
-    if (tail === null) this.#head = node;
-    else {
-      tail._next = node;
-      node._prev = tail;
-    }
-    this.#tail = node;
-    if (++this.#queued > this.#maxQueued) this.#maxQueued = this.#queued;
-    if (channels.queued.hasSubscribers) channels.queued.publish({ limiter: this, weight });
-    return promise;
+    return this.#enqueue(node, signal, timeout);
   }
 
   /**
@@ -439,7 +565,7 @@ export class Semaphore {
    *
    * @example
    * ```ts
-   * import { Semaphore } from "permits";
+   * import { Semaphore } from "permit-pool";
    * const sem = new Semaphore(1);
    * const first = sem.tryAcquire();
    * console.log(first !== undefined, sem.tryAcquire()); // true undefined
@@ -449,16 +575,18 @@ export class Semaphore {
   tryAcquire(weight?: number): Permit | undefined {
     const w = weight === undefined ? 1 : checkInteger("weight", weight);
     if (w > this.#capacity) throw this.#tooHeavy(w);
-    if (this.#closed || this.#head !== null || w > this.#free) return undefined;
-    return this.#grantNow(w);
+    if (this.#closed || this.#queued > 0 || w > this.#free) return undefined;
+    return this.#sched === undefined ? this.#grantNow(w) : this.#grantRanked(w, undefined);
   }
 
   /**
    * Acquires, calls `fn(permit)`, releases however `fn` ends, and returns what
    * `fn` returned (awaited) or rethrows what it threw — synchronous throws
-   * included. When the permit is free at once and `fn` returns a plain value
-   * (not a thenable) or throws, the permit is back before `run` returns, and
-   * the promise settles one microtask later.
+   * included. `fn` is never called inside `run()` itself, with or without
+   * options (as p-limit, async-mutex's `runExclusive` and p-queue's `add` do):
+   * a free permit is taken at once — `inUse`, `tryAcquire()` and the queue
+   * order see the call immediately — and `fn` runs one microtask later. A plain
+   * (non-thenable) result releases the permit as soon as `fn` returns.
    *
    * **Fairness:** as `acquire`: FIFO, no barging.
    *
@@ -473,7 +601,7 @@ export class Semaphore {
    *
    * @example
    * ```ts
-   * import { Semaphore } from "permits";
+   * import { Semaphore } from "permit-pool";
    * const sem = new Semaphore(2);
    * const text = await sem.run(async () => "done", { timeout: 5_000 });
    * console.log(text); // "done"
@@ -481,8 +609,11 @@ export class Semaphore {
    */
   run<T>(fn: (permit: Permit) => T | PromiseLike<T>, options?: AcquireOptions): Promise<Awaited<T>> {
     checkFunction("fn", fn);
-    if (options === undefined && this.#head === null && this.#free >= 1 && !this.#closed) {
-      return runHeld(fn, this.#grantNow(1));
+    if (options === undefined && this.#queued === 0 && this.#free >= 1 && !this.#closed && this.#sched === undefined) {
+      // The permit is taken now, so `inUse`, `tryAcquire()` and the FIFO order
+      // see this call at once; fn is called in a microtask, never inside run(),
+      // as p-limit, async-mutex and p-queue do (and as the queued path does).
+      return runLater(fn, this.#grantNow(1));
     }
     return runQueued(this.acquire(options), fn, options?.signal);
   }
@@ -497,7 +628,7 @@ export class Semaphore {
    *
    * @example
    * ```ts
-   * import { Semaphore } from "permits";
+   * import { Semaphore } from "permit-pool";
    * const sem = new Semaphore(1);
    * const held = await sem.acquire();
    * const next = sem.acquire();
@@ -508,14 +639,15 @@ export class Semaphore {
    */
   resize(capacity: number): void {
     checkInteger("capacity", capacity);
+    const shrinking = capacity < this.#capacity;
     this.#free += capacity - this.#capacity;
     this.#capacity = capacity;
-    for (let node = this.#head; node !== null; ) {
-      const next = node._next;
-      if (node.weight > capacity) {
-        this.#settle(node, false, this.#tooHeavy(node.weight));
+    // Only a smaller capacity can leave a waiter too heavy to ever fit (every
+    // queued weight fitted the old one): growing walks nothing.
+    if (shrinking && this.#queued > 0) {
+      for (const node of this.#waiters()) {
+        if (node.weight > capacity) this.#settle(node, false, this.#tooHeavy(node.weight));
       }
-      node = next;
     }
     this.#drain();
   }
@@ -528,7 +660,7 @@ export class Semaphore {
    *
    * @example
    * ```ts
-   * import { Semaphore } from "permits";
+   * import { Semaphore } from "permit-pool";
    * const sem = new Semaphore(1);
    * sem.close(new Error("shutting down"));
    * await sem.acquire().catch((error) => console.log(error.message)); // "shutting down"
@@ -538,7 +670,7 @@ export class Semaphore {
     if (this.#closed) return;
     this.#closed = true;
     this.#closeReason = reason;
-    while (this.#head !== null) this.#settle(this.#head, false, this.#closedError());
+    for (let node = this.#first(); node !== null; node = this.#first()) this.#settle(node, false, this.#closedError());
     this.#checkIdle();
   }
 
@@ -550,7 +682,7 @@ export class Semaphore {
    *
    * @example
    * ```ts
-   * import { Semaphore } from "permits";
+   * import { Semaphore } from "permit-pool";
    * const sem = new Semaphore(2);
    * void sem.run(async () => {});
    * await sem.onIdle();
@@ -558,7 +690,7 @@ export class Semaphore {
    * ```
    */
   onIdle(): Promise<void> {
-    if (this.#head === null && this.#free === this.#capacity) return Promise.resolve();
+    if (this.#queued === 0 && this.#free === this.#capacity) return Promise.resolve();
     return new Promise((resolve) => (this.#idle ??= []).push(resolve));
   }
 
@@ -567,7 +699,7 @@ export class Semaphore {
    *
    * @example
    * ```ts
-   * import { Semaphore } from "permits";
+   * import { Semaphore } from "permit-pool";
    * const sem = new Semaphore(3);
    * (await sem.acquire()).release();
    * const { capacity, acquired, released } = sem.stats();
@@ -586,6 +718,7 @@ export class Semaphore {
       timedOut: this.#timedOut,
       maxQueued: this.#maxQueued,
       closed: this.#closed,
+      ...(this.#sched?.hasTenants === true ? { tenants: this.#sched.stats() } : undefined),
     };
   }
 
@@ -594,15 +727,26 @@ export class Semaphore {
    * (`limit().clearQueue()`).
    */
   _clear(reason: unknown): void {
-    while (this.#head !== null) this.#settle(this.#head, false, reason);
+    for (let node = this.#first(); node !== null; node = this.#first()) this.#settle(node, false, reason);
+  }
+
+  /**
+   * @internal Publishes nothing from now on: a limiter that waits on this
+   * semaphore internally (RateLimiter's gate) publishes its own events.
+   */
+  _mute(): void {
+    this.#ch = QUIET;
   }
 
   /** @internal Called by `Permit.release()` exactly once per held permit. */
   _release(permit: Permit): void {
     this.#free += permit.weight;
     this.#released++;
-    if (channels.released.hasSubscribers) channels.released.publish({ limiter: this, weight: permit.weight });
-    if (this.#head !== null) this.#drain();
+    if (this.#sched !== undefined && permit instanceof Ranked && permit.tenant !== undefined) {
+      this.#sched.released(permit.tenant, permit.weight);
+    }
+    if (this.#ch.released.hasSubscribers) this.#ch.released.publish({ limiter: this, weight: permit.weight });
+    if (this.#queued > 0) this.#drain();
     else if (this.#free === this.#capacity && (this.#idle !== undefined || this._onIdle !== undefined)) {
       this.#checkIdle();
     }
@@ -623,13 +767,14 @@ export class Semaphore {
     // Subscribers run only once the state is consistent again: one that
     // releases a permit re-enters `_release` safely.
     if (timedOut) {
-      if (channels.timedOut.hasSubscribers) channels.timedOut.publish({ limiter: this, weight: node.weight });
-    } else if (channels.aborted.hasSubscribers) {
-      channels.aborted.publish({ limiter: this, weight: node.weight, reason });
+      if (this.#ch.timedOut.hasSubscribers) this.#ch.timedOut.publish({ limiter: this, weight: node.weight });
+    } else if (this.#ch.aborted.hasSubscribers) {
+      this.#ch.aborted.publish({ limiter: this, weight: node.weight, reason });
     }
     // The head was the only waiter that could block the others: removing it
-    // may let the ones behind it fit now.
-    if (wasHead && this.#head !== null) this.#drain();
+    // may let the ones behind it fit now. (Scheduled, the one that blocks is
+    // the next in the discipline's order, wherever it is in the list.)
+    if ((wasHead || this.#sched !== undefined) && this.#queued > 0) this.#drain();
   }
 
   /** Gives a cancellable (or observed) waiter its `Wait`: listener, timer, timestamp. */
@@ -644,21 +789,158 @@ export class Semaphore {
     }
     if (timeout !== undefined && timeout <= MAX_TIMEOUT) {
       wait.timeoutMs = timeout;
-      wait.timer = setTimeout(onTimeout, timeout, node);
+      wait.timer = setTimeout(onTimeout, timeout, wait);
     }
     // Wait time is measured only for someone who will read it.
-    if (channels.queued.hasSubscribers || channels.granted.hasSubscribers) wait.since = Date.now();
+    if (this.#ch.queued.hasSubscribers || this.#ch.granted.hasSubscribers) wait.since = Date.now();
   }
 
   #grantNow(weight: number): Permit {
     this.#free -= weight;
     this.#acquired++;
-    if (channels.granted.hasSubscribers) channels.granted.publish({ limiter: this, weight, waitedMs: 0 });
+    if (this.#ch.granted.hasSubscribers) this.#ch.granted.publish({ limiter: this, weight, waitedMs: 0 });
     return new Permit(this, weight);
+  }
+
+  /** Arms (signal, timer, timestamp) and links a new waiter at the tail of the arrival list; returns its promise. */
+  #enqueue(node: Permit, signal: AbortSignal | undefined, timeout: number | undefined): Promise<Permit> {
+    if (
+      signal !== undefined ||
+      (timeout !== undefined && timeout <= MAX_TIMEOUT) ||
+      this.#ch.queued.hasSubscribers ||
+      this.#ch.granted.hasSubscribers
+    ) {
+      this.#arm(node, signal, timeout);
+    }
+    pending = node;
+    const promise = new Promise<Permit>(executor);
+    if (this.#arrival) {
+      const tail = this.#tail;
+      if (tail === null) this.#head = node;
+      else {
+        tail._next = node;
+        node._prev = tail;
+      }
+      this.#tail = node;
+    }
+    if (++this.#queued > this.#maxQueued) this.#maxQueued = this.#queued;
+    if (this.#ch.queued.hasSubscribers) this.#ch.queued.publish({ limiter: this, weight: node.weight });
+    return promise;
+  }
+
+  /** `#grantNow` for a semaphore that schedules: the permit carries its tenant. */
+  #grantRanked(weight: number, tenant: Tenant | undefined): Permit {
+    this.#free -= weight;
+    this.#acquired++;
+    if (tenant !== undefined) this.#sched!.grantedNow(tenant, weight);
+    if (this.#ch.granted.hasSubscribers) this.#ch.granted.publish({ limiter: this, weight, waitedMs: 0 });
+    return new Ranked(this, weight, tenant);
+  }
+
+  /** The queued path of a semaphore that schedules (as `acquire`'s, plus the waiter's place in the discipline). */
+  #enqueueRanked(
+    sched: Scheduler<Ranked>,
+    weight: number,
+    signal: AbortSignal | undefined,
+    timeout: number | undefined,
+    priority: number,
+    tenant: Tenant | undefined,
+  ): Promise<Permit> {
+    const node = new Ranked(this, weight, tenant);
+    sched.add(node, priority, tenant, Date.now(), this._cost > 0 ? this._cost : weight);
+    // Served now if it is next in the discipline and fits (it passed waiters
+    // of lower priority, or of tenants that had more than their share).
+    if (weight <= this.#free && sched.peek(this.#head as Ranked | null, node.since) === node) {
+      sched.remove(node, true, node.since);
+      this.#free -= weight;
+      this.#acquired++;
+      if (this.#ch.granted.hasSubscribers) this.#ch.granted.publish({ limiter: this, weight, waitedMs: 0 });
+      return Promise.resolve(node);
+    }
+    if (timeout === 0) {
+      sched.remove(node, false, 0);
+      node._sem = null;
+      this.#timedOut++;
+      return Promise.reject(timeoutError(0, this.#what(weight)));
+    }
+    return this.#enqueue(node, signal, timeout);
+  }
+
+  /** `#drain` for a semaphore that schedules: the discipline's next waiter while it fits. */
+  #drainRanked(sched: Scheduler<Ranked>): void {
+    let node: Ranked | undefined;
+    while (this.#queued > 0) {
+      const now = Date.now();
+      node = sched.peek(this.#head as Ranked | null, now);
+      if (node === undefined || node.weight > this.#free) return;
+      this.#free -= node.weight;
+      this.#acquired++;
+      const wait = node._resolve;
+      const since = this.#ch.granted.hasSubscribers ? (typeof wait === "object" ? wait.since : 0) : -1;
+      sched.remove(node, true, now);
+      this.#settle(node, true, undefined);
+      if (since >= 0) {
+        this.#ch.granted.publish({ limiter: this, weight: node.weight, waitedMs: since > 0 ? Date.now() - since : 0 });
+      }
+    }
+    this.#checkIdle();
+  }
+
+  /**
+   * Starts scheduling: from now on every waiter is a {@link Ranked} node in
+   * the discipline. Waiters already queued (plain FIFO, priority 0, no
+   * tenant) are moved over in their order, each to a new node: a queued node
+   * is not yet seen by its caller, who gets whatever node is granted.
+   */
+  #schedule(): Scheduler<Ranked> {
+    const sched = new Scheduler<Ranked>(this.#aging, this.#weights, tenantWeight);
+    this.#sched = sched;
+    // Without aging, the scheduler's queues alone order the waiters.
+    const arrival = this.#aging !== Infinity;
+    const now = Date.now();
+    let last: Permit | null = null;
+    for (let old = this.#head; old !== null; ) {
+      const next = old._next;
+      const node = new Ranked(this, old.weight, undefined);
+      const wait = old._resolve;
+      node._resolve = wait;
+      if (typeof wait === "object") wait.node = node;
+      if (arrival) {
+        node._prev = last;
+        if (last === null) this.#head = node;
+        else last._next = node;
+        last = node;
+      }
+      old._sem = old._next = old._prev = null;
+      old._resolve = undefined;
+      sched.add(node, 0, undefined, now);
+      old = next;
+    }
+    if (arrival) this.#tail = last;
+    else this.#head = this.#tail = null;
+    this.#arrival = arrival;
+    return sched;
+  }
+
+  /** Any queued waiter (the arrival list's head, or the discipline's next); null when none. */
+  #first(): Permit | null {
+    return this.#arrival ? this.#head : (this.#sched?.peek(null, 0) ?? null);
+  }
+
+  /** Every queued waiter, as a snapshot (the caller may settle them as it goes). */
+  #waiters(): Permit[] {
+    if (!this.#arrival) return this.#sched?.entries() ?? [];
+    const all: Permit[] = [];
+    for (let node = this.#head; node !== null; node = node._next) all.push(node);
+    return all;
   }
 
   /** Grants queued waiters from the head while they fit; stops at the first that does not. */
   #drain(): void {
+    if (this.#sched !== undefined) {
+      this.#drainRanked(this.#sched);
+      return;
+    }
     // The head is read afresh each time: a diagnostics subscriber may release
     // (and so drain) re-entrantly, and must never see a waiter granted twice.
     let node: Permit | null;
@@ -666,10 +948,10 @@ export class Semaphore {
       this.#free -= node.weight;
       this.#acquired++;
       const wait = node._resolve;
-      const since = channels.granted.hasSubscribers ? (typeof wait === "object" ? wait.since : 0) : -1;
+      const since = this.#ch.granted.hasSubscribers ? (typeof wait === "object" ? wait.since : 0) : -1;
       this.#settle(node, true, undefined);
       if (since >= 0) {
-        channels.granted.publish({ limiter: this, weight: node.weight, waitedMs: since > 0 ? Date.now() - since : 0 });
+        this.#ch.granted.publish({ limiter: this, weight: node.weight, waitedMs: since > 0 ? Date.now() - since : 0 });
       }
     }
     if (node === null) this.#checkIdle();
@@ -677,14 +959,17 @@ export class Semaphore {
 
   /** Unlinks a queued node, drops its listener and timer, and grants it or rejects it with `reason`. */
   #settle(node: Permit, granted: boolean, reason: unknown): void {
-    const prev = node._prev;
-    const next = node._next;
-    if (prev === null) this.#head = next;
-    else prev._next = next;
-    if (next === null) this.#tail = prev;
-    else next._prev = prev;
-    node._prev = node._next = null;
+    if (this.#arrival) {
+      const prev = node._prev;
+      const next = node._next;
+      if (prev === null) this.#head = next;
+      else prev._next = next;
+      if (next === null) this.#tail = prev;
+      else next._prev = prev;
+      node._prev = node._next = null;
+    }
     this.#queued--;
+    if (this.#sched !== undefined) this.#sched.remove(node as Ranked, false, 0);
     const wait = node._resolve!;
     node._resolve = undefined;
     let resolve: (permit: Permit) => void;
@@ -709,12 +994,12 @@ export class Semaphore {
       node._sem = null; // a cancelled node never holds anything
       if (reject !== undefined) reject(reason);
       else resolve(Promise.reject(reason) as never);
-      if (this.#head === null) this.#checkIdle();
+      if (this.#queued === 0) this.#checkIdle();
     }
   }
 
   #checkIdle(): void {
-    if (this.#head !== null || this.#free !== this.#capacity) return;
+    if (this.#queued > 0 || this.#free !== this.#capacity) return;
     const idle = this.#idle;
     if (idle !== undefined) {
       this.#idle = undefined;
@@ -730,7 +1015,7 @@ export class Semaphore {
   }
 
   #tooHeavy(weight: number): RangeError {
-    return new RangeError(
+    return outOfRange(
       `Expected \`weight\` to be at most the capacity (${this.#capacity}), got ${describe(weight)}: ` +
         "such a request could never be granted",
     );
@@ -742,12 +1027,34 @@ export class Semaphore {
   }
 }
 
+const RESOLVED: Promise<void> = Promise.resolve();
+
 /**
- * `run()` with the permit already held. A plain (non-thenable) result or a
- * synchronous throw releases at once and settles in one microtask, without an
- * async frame; a thenable result is awaited, then the permit released.
+ * `run()` with the permit already held: calls `fn` in a microtask, not now.
+ * A plain (non-thenable) result or a synchronous throw releases as soon as
+ * `fn` returns, without an async frame; a thenable result is awaited, then the
+ * permit released. (One `then` on a shared resolved promise is the cheapest
+ * deferral: no executor closure, no async function state.)
  */
-function runHeld<T>(fn: (permit: Permit) => T | PromiseLike<T>, permit: Permit): Promise<Awaited<T>> {
+function runLater<T>(fn: (permit: Permit) => T | PromiseLike<T>, permit: Permit): Promise<Awaited<T>> {
+  // An async function returns a promise: awaiting it in an async frame settles
+  // run() one microtask after it, where returning it from a `then` callback
+  // would add the two microtasks of adopting a thenable.
+  if ((fn as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag] === "AsyncFunction") return runAsyncLater(fn, permit);
+  return RESOLVED.then(() => callHeld(fn, permit));
+}
+
+async function runAsyncLater<T>(fn: (permit: Permit) => T | PromiseLike<T>, permit: Permit): Promise<Awaited<T>> {
+  await RESOLVED; // one microtask: fn never runs inside the call
+  try {
+    return await fn(permit);
+  } finally {
+    permit.release();
+  }
+}
+
+/** Calls `fn` with the permit held; releases however it ends. */
+function callHeld<T>(fn: (permit: Permit) => T | PromiseLike<T>, permit: Permit): Awaited<T> | Promise<Awaited<T>> {
   let result: T | PromiseLike<T>;
   let then: unknown;
   try {
@@ -757,11 +1064,11 @@ function runHeld<T>(fn: (permit: Permit) => T | PromiseLike<T>, permit: Permit):
     }
   } catch (error) {
     permit.release();
-    return Promise.reject(error);
+    throw error;
   }
   if (typeof then === "function") return awaitHeld(result as PromiseLike<T>, permit);
   permit.release();
-  return Promise.resolve(result as Awaited<T>);
+  return result as Awaited<T>;
 }
 
 async function awaitHeld<T>(result: PromiseLike<T>, permit: Permit): Promise<Awaited<T>> {
@@ -798,7 +1105,7 @@ async function runQueued<T>(
  *
  * @example
  * ```ts
- * import { Lock } from "permits";
+ * import { Lock } from "permit-pool";
  * const lock = new Lock();
  * let balance = 100;
  * await Promise.all([1, 2, 3].map(() =>
@@ -826,6 +1133,6 @@ export class Lock extends Semaphore {
    * @throws TypeError always.
    */
   override resize(capacity: number): never {
-    throw new TypeError(`A Lock's capacity is always 1; use a Semaphore to resize (got ${describe(capacity)})`);
+    throw invalidArgument(`A Lock's capacity is always 1; use a Semaphore to resize (got ${describe(capacity)})`);
   }
 }

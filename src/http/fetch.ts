@@ -7,11 +7,17 @@
  */
 
 import { checkDuration, checkFunction, checkInteger, checkOptions, describe } from "../core/validate.js";
-import { parseRateLimitExhausted, parseRetryAfter } from "./headers.js";
-import { type HttpLimitOptions, HttpLimits, type HttpLimitStats, type Lease } from "./limits.js";
+import { MAX_TIMEOUT, sleep } from "../core/wait.js";
+import { errorOutcome, statusOutcome } from "./adaptive.js";
+import { type HttpLimitOptions, HttpLimits, type HttpLimitStats, type Lease, readOrder, type RequestOrder, RETRY_STATUSES } from "./limits.js";
+import { invalidArgument } from "../core/errors.js";
 
-/** The shape of `fetch`. */
-export type FetchFunction = (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
+/**
+ * The shape of `fetch`. (`string | URL | Request` is what the DOM lib calls
+ * `RequestInfo | URL`, spelled out so that projects without the DOM lib, which
+ * get `Request` from @types/node, compile too.)
+ */
+export type FetchFunction = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 
 /** Options of {@link limitFetch}. */
 export interface LimitFetchOptions extends HttpLimitOptions {
@@ -44,7 +50,10 @@ export interface LimitFetchOptions extends HttpLimitOptions {
    * chunk handed to the reader), it is cancelled — closing the connection — and
    * the slots are released; a later read fails with a `"TimeoutError"`
    * `DOMException`. Time spent waiting on the network does not count. `Infinity`
-   * turns it off.
+   * turns it off. On Node an unread body alone does not keep the process alive,
+   * but while any request waits for a slot, the body timers do: the waiter is
+   * served once the timeout frees the slot, instead of the process exiting
+   * with the waiter unsettled.
    * @defaultValue 30_000
    */
   bodyTimeout?: number | undefined;
@@ -58,11 +67,42 @@ export interface LimitFetchOptions extends HttpLimitOptions {
 /** A snapshot of a {@link LimitedFetch}, from `stats()`. */
 export type LimitFetchStats = HttpLimitStats;
 
+/**
+ * `fetch`'s options plus the request's place in the queues of a
+ * {@link limitFetch}: `priority` and `tenant`, which are not passed on.
+ *
+ * @example
+ * ```ts
+ * import { limitFetch, type LimitedRequestInit } from "permit-pool/http";
+ * const fetch4 = limitFetch({ concurrency: 4, weights: (t) => (t === "enterprise" ? 4 : 1) });
+ * const init: LimitedRequestInit = { priority: 10, tenant: "enterprise" };
+ * console.log(typeof fetch4, init.priority); // "function" 10
+ * ```
+ */
+export type LimitedRequestInit = Omit<RequestInit, "priority"> & {
+  /**
+   * An integer: higher is served first at every gate (see the core's
+   * `AcquireOptions.priority`). `fetch`'s own hints `"high"`, `"low"` and
+   * `"auto"` are passed on to `fetch` and count as 0 here.
+   * @defaultValue 0
+   */
+  priority?: number | "high" | "low" | "auto" | undefined;
+  /**
+   * Who the request is for: requests of different tenants share every gate
+   * fairly, by the limiter's `weights` (see the core's `AcquireOptions.tenant`).
+   */
+  tenant?: string | undefined;
+};
+
 /** What {@link limitFetch} returns: a `fetch` with `stats()` and `close()`. */
 export interface LimitedFetch extends FetchFunction {
+  /** `fetch`, with the request's `priority` and `tenant` (see {@link LimitedRequestInit}). */
+  (input: string | URL | Request, init?: LimitedRequestInit): Promise<Response>;
   /**
    * A snapshot: requests in flight and queued (overall and per origin), pauses
-   * with the time left, retries, body timeouts, the global semaphore.
+   * with the time left, retries, body timeouts, the global semaphore, and the
+   * adaptive limits (`adaptive`, and `origins[origin].adaptive`) when
+   * `concurrency` or `perOrigin` is adaptive.
    */
   stats(): LimitFetchStats;
   /**
@@ -83,13 +123,12 @@ const OPTION_KEYS: readonly string[] = [
   "bodyTimeout",
   "rateLimitHeaders",
   "fetch",
+  "aging",
+  "weights",
 ];
 
-/** setTimeout's largest delay. */
-const MAX_TIMEOUT = 2_147_483_647;
 
 /** Statuses that mean "not now": retried, and paused on when they carry Retry-After. */
-const RETRY_STATUSES: ReadonlySet<number> = new Set([429, 503]);
 
 const NULL_BODY_STATUSES: ReadonlySet<number> = new Set([101, 103, 204, 205, 304]);
 
@@ -125,7 +164,7 @@ const NULL_BODY_STATUSES: ReadonlySet<number> = new Set([101, 103, 204, 205, 304
  *
  * @example
  * ```ts
- * import { limitFetch } from "permits/http";
+ * import { limitFetch } from "permit-pool/http";
  * // never more than 3 requests in flight, 100 a minute per origin, back off on 429
  * const fetch3 = limitFetch({ concurrency: 3, rate: { limit: 100, interval: 60_000 }, retries: 3 });
  * const urls = ["https://example.com/a", "https://example.com/b"];
@@ -144,7 +183,14 @@ export function limitFetch(options: LimitFetchOptions = {}): LimitedFetch {
   const inner = options.fetch;
   const limits = new HttpLimits(options);
 
-  async function limitedFetch(input: RequestInfo | URL, init?: RequestInit): Promise<Response> {
+  async function limitedFetch(input: RequestInfo | URL, init?: LimitedRequestInit): Promise<Response> {
+    // The request's place in the queues; not passed on to `fetch` (a string
+    // priority is fetch's own hint: passed on, and counted as 0 here).
+    const order = readOrder(init);
+    if (order !== undefined && init !== undefined) {
+      const { priority, tenant: _tenant, ...rest } = init;
+      init = typeof priority === "string" ? { ...rest, priority } : rest;
+    }
     const isRequest = typeof Request !== "undefined" && input instanceof Request;
     const origin = originOf(isRequest ? input.url : input instanceof URL ? input.href : (input as string));
     const signal = init?.signal ?? (isRequest ? input.signal : undefined) ?? undefined;
@@ -155,28 +201,23 @@ export function limitFetch(options: LimitFetchOptions = {}): LimitedFetch {
     for (let attempt = 0; ; attempt++) {
       // Fast path first, so when nothing waits the inner fetch starts in this
       // very tick — the tick the rate is charged in.
-      const lease = limits.tryAdmit(origin, signal) ?? (await limits.admit(origin, signal));
+      const lease = limits.tryAdmit(origin, signal) ?? (await waitForSlot(origin, signal, order));
       let response: Response;
       try {
         const canRetry = replayable && attempt < retries;
         // Keep the original Request unused for the attempts after this one.
         const sent = canRetry && isRequest && input.body !== null ? input.clone() : input;
-        response = await doFetch(sent, init);
+        response = await doFetch(sent, init as RequestInit | undefined);
       } catch (error) {
+        lease.settle(errorOutcome(error));
         lease.release();
         throw error;
       }
       const status = response.status;
-      let pause: number | undefined;
-      let retryAfter: number | undefined;
-      if (RETRY_STATUSES.has(status)) {
-        retryAfter = parseRetryAfter(response.headers.get("retry-after"));
-        if (retryAfter !== undefined) pause = limits.pause(origin, retryAfter);
-      }
-      if (limits.rateLimitHeaders) {
-        const reset = parseRateLimitExhausted(response.headers);
-        if (reset !== undefined) limits.pause(origin, reset);
-      }
+      const { retryAfter, paused: pause } = limits.respond(origin, status, response.headers);
+      // The adaptive sample ends at the headers, after the pause is known (a
+      // 429/503 that brought one is discarded by it); the slots stay held until the body is done.
+      lease.settle(statusOutcome(status));
       const retry =
         RETRY_STATUSES.has(status) &&
         replayable &&
@@ -190,9 +231,28 @@ export function limitFetch(options: LimitFetchOptions = {}): LimitedFetch {
       limits.countRetry(origin);
       if (pause === undefined) {
         const cap = Math.min(maxRetryDelay, retryDelay * 2 ** attempt);
-        await sleep(Math.random() * cap, signal);
+        await sleep(Math.random() * cap, signal).promise;
       }
       // With Retry-After, admit() waits for the origin's pause.
+    }
+  }
+
+  // Body timers are unref'd, so that an unread body alone never keeps a process
+  // alive — except while someone waits: then the slot that body holds may be the
+  // only way forward, and a process left with nothing else to do would exit with
+  // the waiter's promise unsettled (code 13 for a top-level await). So while
+  // `waiting > 0`, every armed body timer is ref'd.
+  let waiting = 0;
+  const bodyTimers = new Set<ReturnType<typeof setTimeout>>();
+  const refTimers = (ref: boolean): void => {
+    for (const timer of bodyTimers) (timer as { ref?: () => void; unref?: () => void })[ref ? "ref" : "unref"]?.();
+  };
+  async function waitForSlot(origin: string, signal: AbortSignal | undefined, order: RequestOrder | undefined): Promise<Lease> {
+    if (waiting++ === 0) refTimers(true);
+    try {
+      return await limits.admit(origin, signal, order);
+    } finally {
+      if (--waiting === 0) refTimers(false);
     }
   }
 
@@ -217,16 +277,21 @@ export function limitFetch(options: LimitFetchOptions = {}): LimitedFetch {
       lease.release();
     };
     const disarm = (): void => {
-      if (timer !== undefined) clearTimeout(timer);
+      if (timer !== undefined) {
+        clearTimeout(timer);
+        bodyTimers.delete(timer);
+      }
       timer = undefined;
     };
     const arm = (): void => {
       if (finished || !(bodyTimeout <= MAX_TIMEOUT)) return;
       timer = setTimeout(onIdle, bodyTimeout);
-      // Node: an unread body must not keep the process alive.
-      (timer as { unref?: () => void }).unref?.();
+      bodyTimers.add(timer);
+      // Node: an unread body alone must not keep the process alive; a waiter does (see waitForSlot).
+      if (waiting === 0) (timer as { unref?: () => void }).unref?.();
     };
     const onIdle = (): void => {
+      if (timer !== undefined) bodyTimers.delete(timer);
       timer = undefined;
       limits.bodyTimeouts++;
       const error = new DOMException(
@@ -305,25 +370,8 @@ function originOf(href: string): string {
   try {
     url = new URL(href, base);
   } catch {
-    throw new TypeError(`Failed to parse URL from ${describe(href)}`);
+    throw invalidArgument(`Failed to parse URL from ${describe(href)}`);
   }
   return url.origin;
 }
 
-function sleep(ms: number, signal: AbortSignal | null | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}

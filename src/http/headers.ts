@@ -5,7 +5,9 @@
  * `RateLimit-Remaining` + `RateLimit-Reset` forms) and the common
  * `X-RateLimit-Remaining` + `X-RateLimit-Reset` pair.
  *
- * @internal
+ * Not exported from the package's entry points. (Not tagged internal here:
+ * `stripInternal` would drop the first declaration below with the tag.)
+ *
  * @module
  */
 
@@ -21,7 +23,7 @@ export interface HeaderGetter {
  *
  * @example
  * ```ts
- * import { parseRetryAfter } from "permits/http";
+ * import { parseRetryAfter } from "permit-pool/http";
  * console.log(parseRetryAfter("120")); // 120000
  * console.log(parseRetryAfter("Wed, 21 Oct 2015 07:28:00 GMT")); // 0: in the past
  * console.log(parseRetryAfter("soon")); // undefined

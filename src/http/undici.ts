@@ -4,15 +4,16 @@
  * interceptor for `dispatcher.compose(...)`.
  *
  * This module imports nothing from undici: it works on the dispatch function
- * and handlers undici passes it, so importing `permits/http` in a browser
+ * and handlers undici passes it, so importing `permit-pool/http` in a browser
  * never pulls undici in.
  *
  * @module
  */
 
 import { checkOptions, describe } from "../core/validate.js";
-import { parseRateLimitExhausted, parseRetryAfter } from "./headers.js";
-import { type HttpLimitOptions, HttpLimits, type HttpLimitStats, type Lease } from "./limits.js";
+import { errorOutcome, statusOutcome } from "./adaptive.js";
+import { type HttpLimitOptions, HttpLimits, type HttpLimitStats, type Lease, readOrder, type RequestOrder } from "./limits.js";
+import { invalidArgument } from "../core/errors.js";
 
 /** Options of {@link limitInterceptor}: the limits of `limitFetch`, without its retry and body options. */
 export type LimitInterceptorOptions = HttpLimitOptions;
@@ -40,6 +41,10 @@ interface Handler {
 interface DispatchOptions {
   origin?: string | URL | null | undefined;
   signal?: unknown;
+  /** The request's priority at every gate (an integer, higher first). Not an undici option: read here only. */
+  priority?: unknown;
+  /** The request's tenant (fair share, see the limiter's `weights`). Read here only. */
+  tenant?: unknown;
 }
 
 type AnyDispatch = (options: never, handler: never) => boolean;
@@ -47,13 +52,21 @@ type AnyDispatch = (options: never, handler: never) => boolean;
 /** An undici interceptor with `stats()` and `close()`. */
 export interface LimitInterceptor {
   <D extends AnyDispatch>(dispatch: D): D;
-  /** A snapshot: in flight, queued, pauses per origin, the global semaphore. */
+  /** A snapshot: in flight, queued, pauses per origin, the global semaphore, the adaptive limits. */
   stats(): HttpLimitStats;
   /** Fails every waiting request, and every later one, with `reason` (or a `ClosedError`). */
   close(reason?: unknown): void;
 }
 
-const OPTION_KEYS: readonly string[] = ["concurrency", "perOrigin", "rate", "maxRetryAfter", "rateLimitHeaders"];
+const OPTION_KEYS: readonly string[] = [
+  "concurrency",
+  "perOrigin",
+  "rate",
+  "maxRetryAfter",
+  "rateLimitHeaders",
+  "aging",
+  "weights",
+];
 
 /** A controller for errors reported before undici created one. */
 const detached: Controller = {
@@ -109,15 +122,9 @@ class LeaseHandler implements Handler {
     headers: Record<string, string | string[] | undefined>,
     statusMessage?: string,
   ): void {
-    const get = headerGetter(headers);
-    if (statusCode === 429 || statusCode === 503) {
-      const retryAfter = parseRetryAfter(get.get("retry-after"));
-      if (retryAfter !== undefined) this.#limits.pause(this.#origin, retryAfter);
-    }
-    if (this.#limits.rateLimitHeaders) {
-      const reset = parseRateLimitExhausted(get);
-      if (reset !== undefined) this.#limits.pause(this.#origin, reset);
-    }
+    this.#limits.respond(this.#origin, statusCode, headerGetter(headers));
+    // The adaptive sample ends at the headers; the slots are held until the response ends.
+    this.#lease.settle(statusOutcome(statusCode));
     this.#handler.onResponseStart?.(controller, statusCode, headers, statusMessage);
   }
 
@@ -131,6 +138,8 @@ class LeaseHandler implements Handler {
   }
 
   onResponseError(controller: Controller, error: Error): void {
+    // Before the headers, a timeout or a reset is a drop; after them the sample is already taken.
+    this.#lease.settle(errorOutcome(error));
     this.#lease.release();
     this.#handler.onResponseError?.(controller, error);
   }
@@ -142,7 +151,7 @@ function originOf(origin: DispatchOptions["origin"]): string {
   try {
     return new URL(String(origin)).origin;
   } catch {
-    throw new TypeError(`Expected the dispatch \`origin\` to be a URL, got ${describe(origin)}`);
+    throw invalidArgument(`Expected the dispatch \`origin\` to be a URL, got ${describe(origin)}`);
   }
 }
 
@@ -171,7 +180,7 @@ function originOf(origin: DispatchOptions["origin"]): string {
  * @example
  * ```ts
  * import { Agent, interceptors, request } from "undici";
- * import { limitInterceptor } from "permits/http";
+ * import { limitInterceptor } from "permit-pool/http";
  *
  * const limited = limitInterceptor({ concurrency: 10, perOrigin: 3, rate: { limit: 100, interval: 60_000 } });
  * const dispatcher = new Agent().compose(limited, interceptors.retry({ maxRetries: 3 }));
@@ -186,14 +195,16 @@ export function limitInterceptor(options: LimitInterceptorOptions = {}): LimitIn
   const interceptor = ((dispatch: (options: DispatchOptions, handler: Handler) => boolean) =>
     (opts: DispatchOptions, handler: Handler): boolean => {
       let origin: string;
+      let order: RequestOrder | undefined;
       try {
         origin = originOf(opts.origin);
+        order = readOrder(opts);
       } catch (error) {
         handler.onResponseError?.(detached, error as Error);
         return true;
       }
       const signal = isSignal(opts.signal) ? opts.signal : undefined;
-      limits.admit(origin, signal).then(
+      limits.admit(origin, signal, order).then(
         (lease) => {
           const wrapped = new LeaseHandler(handler, lease, limits, origin);
           try {

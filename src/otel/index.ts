@@ -1,5 +1,5 @@
 /**
- * `permits/otel`: OpenTelemetry metrics for your limiters.
+ * `permit-pool/otel`: OpenTelemetry metrics for your limiters.
  *
  * Register each limiter under a name; the bridge then reports, per name:
  *
@@ -8,11 +8,20 @@
  * | `permits.limiter.in_use` | observable gauge | `{permit}` | permits held now (by weight) |
  * | `permits.limiter.queued` | observable gauge | `{waiter}` | waiters in the queue now |
  * | `permits.limiter.capacity` | observable gauge | `{permit}` | total permits (concurrency limiters only) |
+ * | `permits.limiter.limit` | observable gauge | `{permit}` | the adaptive limit now (`AdaptiveSemaphore`; an HTTP limiter's adaptive `concurrency`, and per origin with `permits.http.origin`) |
  * | `permits.limiter.wait.duration` | histogram | `s` | time from `acquire()` to the grant |
  * | `permits.limiter.cancellations` | counter | `{waiter}` | waiters that gave up; `permits.cancellation.reason` is `aborted` or `timeout` |
  *
  * Every point carries `permits.limiter.name` (the name you registered) and
  * `permits.limiter.kind` (`concurrency` or `rate`; a `Limiter` reports both).
+ *
+ * The limit gauge is the value of the last `permits:limit` message (every
+ * change of an adaptive limit is published there), read from the limiter at
+ * collection: the same number, at no cost per change. An HTTP limiter
+ * (`limitFetch(...)`, `limitInterceptor(...)`) registers like any limiter:
+ * in-use and queued are its requests in flight and waiting, capacity is its
+ * global limit, and with `perOrigin: "adaptive"` each remembered origin's
+ * limit is a point of its own (at most 256, the origins it remembers).
  *
  * Gauges are read from the limiters when the SDK collects, so they cost
  * nothing in between. Wait times and cancellations come from the core's
@@ -26,8 +35,8 @@
  *
  * @example
  * ```ts
- * import { Semaphore } from "permits";
- * import { PermitsMetrics } from "permits/otel";
+ * import { Semaphore } from "permit-pool";
+ * import { PermitsMetrics } from "permit-pool/otel";
  *
  * const db = new Semaphore(10, { name: "db" });
  * const metrics = new PermitsMetrics();      // uses the global MeterProvider
@@ -39,6 +48,8 @@
  * @module
  */
 
+// Types only (Symbol.dispose, Disposable) for projects whose lib lacks esnext.disposable.
+import "../core/disposable.js";
 import {
   metrics as otelMetrics,
   ValueType,
@@ -51,13 +62,14 @@ import {
   type Observable,
   type ObservableGauge,
 } from "@opentelemetry/api";
+import { ClosedError, invalidArgument } from "../core/errors.js";
 
 /**
  * The attribute that names the limiter on every point.
  *
  * @example
  * ```ts
- * import { ATTR_LIMITER_NAME } from "permits/otel";
+ * import { ATTR_LIMITER_NAME } from "permit-pool/otel";
  * console.log(ATTR_LIMITER_NAME); // "permits.limiter.name" — filter or group your dashboards by it
  * ```
  */
@@ -67,7 +79,7 @@ export const ATTR_LIMITER_NAME = "permits.limiter.name";
  *
  * @example
  * ```ts
- * import { ATTR_LIMITER_KIND } from "permits/otel";
+ * import { ATTR_LIMITER_KIND } from "permit-pool/otel";
  * console.log(ATTR_LIMITER_KIND); // "permits.limiter.kind"
  * ```
  */
@@ -77,11 +89,22 @@ export const ATTR_LIMITER_KIND = "permits.limiter.kind";
  *
  * @example
  * ```ts
- * import { ATTR_CANCELLATION_REASON } from "permits/otel";
+ * import { ATTR_CANCELLATION_REASON } from "permit-pool/otel";
  * console.log(ATTR_CANCELLATION_REASON); // "permits.cancellation.reason"
  * ```
  */
 export const ATTR_CANCELLATION_REASON = "permits.cancellation.reason";
+
+/**
+ * The attribute that names the origin of a per-origin adaptive limit of an HTTP limiter.
+ *
+ * @example
+ * ```ts
+ * import { ATTR_HTTP_ORIGIN } from "permit-pool/otel";
+ * console.log(ATTR_HTTP_ORIGIN); // "permits.http.origin"
+ * ```
+ */
+export const ATTR_HTTP_ORIGIN = "permits.http.origin";
 
 /** Buckets (seconds) for the wait histogram: from "no wait" to a minute. */
 const WAIT_BUCKETS: number[] = [0, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -94,6 +117,20 @@ export interface ConcurrencySource {
   readonly inUse: number;
   /** Waiters in the queue now; the `permits.limiter.queued` gauge. */
   readonly queued: number;
+  /** An adaptive limiter's current limit (`AdaptiveSemaphore`); the `permits.limiter.limit` gauge. */
+  readonly limit?: number;
+}
+
+/** An HTTP limiter as the bridge reads it (`limitFetch(...)`, `limitInterceptor(...)`): from its `stats()`. */
+export interface HttpSource {
+  /** The snapshot the gauges are read from. */
+  stats(): {
+    inFlight: number;
+    queued: number;
+    global?: { capacity: number } | undefined;
+    adaptive?: { limit: number } | undefined;
+    origins: Record<string, { adaptive?: { limit: number } | undefined }>;
+  };
 }
 
 /** A rate limiter as the bridge reads it (`RateLimiter`): no fixed capacity. */
@@ -124,7 +161,7 @@ export interface KeyedSource<K = unknown> {
 }
 
 /** Anything `register` accepts: every limiter of `permits`. */
-export type MeteredLimiter = ConcurrencySource | RateSource | CombinedSource | KeyedSource;
+export type MeteredLimiter = ConcurrencySource | RateSource | CombinedSource | KeyedSource | HttpSource;
 
 /** Options of {@link PermitsMetrics}. */
 export interface PermitsMetricsOptions {
@@ -184,6 +221,10 @@ function isKeyed(value: unknown): value is KeyedSource<unknown> {
   return isObject(value) && typeof value.keys === "function" && typeof value.stats === "function" && !("inUse" in value);
 }
 
+function isHttp(value: unknown): value is HttpSource {
+  return isObject(value) && typeof value.stats === "function" && !("inUse" in value) && !("keys" in value);
+}
+
 function isRate(value: unknown): value is RateSource {
   return isObject(value) && typeof value.inUse === "number" && typeof value.queued === "number" && !("capacity" in value);
 }
@@ -199,8 +240,8 @@ function isRate(value: unknown): value is RateSource {
  * @example
  * ```ts
  * import { MeterProvider } from "@opentelemetry/sdk-metrics";
- * import { Limiter, Semaphore } from "permits";
- * import { PermitsMetrics } from "permits/otel";
+ * import { Limiter, Semaphore } from "permit-pool";
+ * import { PermitsMetrics } from "permit-pool/otel";
  *
  * const provider = new MeterProvider();
  * const metrics = new PermitsMetrics({ meterProvider: provider, attributes: { service: "crawler" } });
@@ -216,6 +257,7 @@ export class PermitsMetrics implements Disposable {
   readonly #inUse: ObservableGauge;
   readonly #queued: ObservableGauge;
   readonly #capacity: ObservableGauge;
+  readonly #limit: ObservableGauge;
   readonly #wait: Histogram;
   readonly #cancellations: Counter;
   readonly #observables: Observable[];
@@ -233,11 +275,11 @@ export class PermitsMetrics implements Disposable {
   constructor(options: PermitsMetricsOptions = {}) {
     for (const key of Object.keys(options)) {
       if (!OPTION_KEYS.has(key)) {
-        throw new TypeError(`Unknown option \`${key}\` of PermitsMetrics; expected one of: ${[...OPTION_KEYS].join(", ")}`);
+        throw invalidArgument(`Unknown option \`${key}\` of PermitsMetrics; expected one of: ${[...OPTION_KEYS].join(", ")}`);
       }
     }
     const provider = options.meterProvider ?? otelMetrics.getMeterProvider();
-    this.#meter = provider.getMeter("permits");
+    this.#meter = provider.getMeter("permit-pool");
     this.#attributes = { ...options.attributes };
     this.#inUse = this.#meter.createObservableGauge("permits.limiter.in_use", {
       description: "Permits held now, by weight.",
@@ -254,6 +296,11 @@ export class PermitsMetrics implements Disposable {
       unit: "{permit}",
       valueType: ValueType.INT,
     });
+    this.#limit = this.#meter.createObservableGauge("permits.limiter.limit", {
+      description: "The adaptive limit now: what an adaptive limiter allows in flight (as last published on permits:limit).",
+      unit: "{permit}",
+      valueType: ValueType.INT,
+    });
     this.#wait = this.#meter.createHistogram("permits.limiter.wait.duration", {
       description: "Time from acquire() to the grant.",
       unit: "s",
@@ -265,7 +312,7 @@ export class PermitsMetrics implements Disposable {
       unit: "{waiter}",
       valueType: ValueType.INT,
     });
-    this.#observables = [this.#inUse, this.#queued, this.#capacity];
+    this.#observables = [this.#inUse, this.#queued, this.#capacity, this.#limit];
     this.#meter.addBatchObservableCallback(this.#collect, this.#observables);
     this.#diagnostics?.subscribe("permits:granted", this.#onGranted);
     this.#diagnostics?.subscribe("permits:aborted", this.#onAborted);
@@ -290,6 +337,10 @@ export class PermitsMetrics implements Disposable {
    *   a `name` (its internal queue reports under that name).
    * - `Limiter`: both halves, as `kind` `concurrency` and `rate`.
    * - `KeyedSemaphore`: in-use, queued and capacity summed over its live keys.
+   * - `AdaptiveSemaphore`: as a `Semaphore`, plus the limit gauge.
+   * - An HTTP limiter (`limitFetch(...)`, `limitInterceptor(...)`): requests in
+   *   flight and queued, the global capacity, and its adaptive limits (the
+   *   global one, and one point per origin with `permits.http.origin`).
    *
    * @param name - Stable, low-cardinality name; the `permits.limiter.name` attribute.
    * @param attributes - Extra attributes for this limiter's points.
@@ -297,11 +348,13 @@ export class PermitsMetrics implements Disposable {
    * @throws TypeError when `name` is taken, empty, or `limiter` is not a permits limiter; Error after `close()`.
    */
   register(name: string, limiter: MeteredLimiter, attributes: Attributes = {}): this {
-    if (this.#closed) throw new Error("PermitsMetrics is closed");
-    if (typeof name !== "string" || name === "") throw new TypeError(`Expected \`name\` to be a non-empty string, got ${String(name)}`);
-    if (this.#byName.has(name)) throw new TypeError(`A limiter is already registered as "${name}"; unregister it first`);
-    if (!isConcurrency(limiter) && !isCombined(limiter) && !isKeyed(limiter) && !isRate(limiter)) {
-      throw new TypeError(`Expected \`limiter\` to be a permits limiter (Semaphore, Lock, RateLimiter, Limiter or KeyedSemaphore)`);
+    if (this.#closed) throw new ClosedError("PermitsMetrics is closed");
+    if (typeof name !== "string" || name === "") throw invalidArgument(`Expected \`name\` to be a non-empty string, got ${String(name)}`);
+    if (this.#byName.has(name)) throw invalidArgument(`A limiter is already registered as "${name}"; unregister it first`);
+    if (!isConcurrency(limiter) && !isCombined(limiter) && !isKeyed(limiter) && !isRate(limiter) && !isHttp(limiter)) {
+      throw invalidArgument(
+        "Expected `limiter` to be a permits limiter (Semaphore, Lock, RateLimiter, Limiter, KeyedSemaphore, AdaptiveSemaphore, or a limitFetch / limitInterceptor)",
+      );
     }
     const registration: Registration = { name, limiter, attributes: { ...this.#attributes, ...attributes, [ATTR_LIMITER_NAME]: name } };
     this.#byName.set(name, registration);
@@ -355,6 +408,8 @@ export class PermitsMetrics implements Disposable {
         this.#observeRate(result, limiter.rate, { ...attributes, [ATTR_LIMITER_KIND]: "rate" });
       } else if (isConcurrency(limiter)) {
         this.#observeConcurrency(result, limiter, { ...attributes, [ATTR_LIMITER_KIND]: "concurrency" });
+      } else if (isHttp(limiter)) {
+        this.#observeHttp(result, limiter, { ...attributes, [ATTR_LIMITER_KIND]: "concurrency" });
       } else if (isKeyed(limiter)) {
         let capacity = 0;
         let inUse = 0;
@@ -377,6 +432,18 @@ export class PermitsMetrics implements Disposable {
     result.observe(this.#inUse, source.inUse, attributes);
     result.observe(this.#queued, source.queued, attributes);
     result.observe(this.#capacity, source.capacity, attributes);
+    if (typeof source.limit === "number") result.observe(this.#limit, source.limit, attributes);
+  }
+
+  #observeHttp(result: BatchObservableResult, source: HttpSource, attributes: Attributes): void {
+    const stats = source.stats();
+    result.observe(this.#inUse, stats.inFlight, attributes);
+    result.observe(this.#queued, stats.queued, attributes);
+    if (stats.global !== undefined) result.observe(this.#capacity, stats.global.capacity, attributes);
+    if (stats.adaptive !== undefined) result.observe(this.#limit, stats.adaptive.limit, attributes);
+    for (const [origin, entry] of Object.entries(stats.origins)) {
+      if (entry.adaptive !== undefined) result.observe(this.#limit, entry.adaptive.limit, { ...attributes, [ATTR_HTTP_ORIGIN]: origin });
+    }
   }
 
   #observeRate(result: BatchObservableResult, source: RateSource, attributes: Attributes): void {
@@ -385,10 +452,10 @@ export class PermitsMetrics implements Disposable {
   }
 
   /**
-   * Which registration a channel message belongs to: the limiter itself, or
-   * (for a `RateLimiter`, whose queue is an internal semaphore carrying its
-   * name, and a named `KeyedSemaphore`, whose per-key semaphores are named
-   * `name:key`) a registered limiter with that name.
+   * Which registration a channel message belongs to: the limiter itself (a
+   * `RateLimiter` publishes its own events, and a `Limiter`'s halves are
+   * registered by object), or, for a named `KeyedSemaphore`, whose per-key
+   * semaphores are named `name:key`, the registered limiter of that name.
    */
   #find(message: unknown): { registration: Registration; kind: "concurrency" | "rate" } | undefined {
     if (!isObject(message)) return undefined;
@@ -399,10 +466,8 @@ export class PermitsMetrics implements Disposable {
     const name = limiter.name;
     if (typeof name !== "string") return undefined;
     for (const registration of this.#byName.values()) {
-      if (isCombined(registration.limiter) && registration.limiter.rate.name === name) return { registration, kind: "rate" };
       const own = (registration.limiter as { name?: unknown }).name;
       if (typeof own !== "string") continue;
-      if (own === name && isRate(registration.limiter)) return { registration, kind: "rate" };
       if (name.startsWith(`${own}:`) && isKeyed(registration.limiter)) return { registration, kind: "concurrency" };
     }
     return undefined;
@@ -433,8 +498,8 @@ export class PermitsMetrics implements Disposable {
  *
  * @example
  * ```ts
- * import { Semaphore, RateLimiter } from "permits";
- * import { instrument } from "permits/otel";
+ * import { Semaphore, RateLimiter } from "permit-pool";
+ * import { instrument } from "permit-pool/otel";
  *
  * const metrics = instrument({
  *   db: new Semaphore(10),

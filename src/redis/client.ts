@@ -1,7 +1,7 @@
 /**
  * A thin adapter over the Redis clients users already have: ioredis (and its
  * fork iovalkey, standalone or Cluster) and node-redis v5 (`createClient`,
- * `createCluster`). `permits/redis` imports none of them: the client is
+ * `createCluster`). `permit-pool/redis` imports none of them: the client is
  * recognised by its shape.
  *
  * What the semaphore needs from a client is small: run a script by SHA with
@@ -12,10 +12,51 @@
  * @module
  */
 
+import { RedisCommandError, RedisUnavailableError } from "./errors.js";
 import type { Script } from "./scripts.js";
+import { invalidArgument } from "../core/errors.js";
 
 type Callback = (...args: never[]) => unknown;
 type Loose = Record<string, unknown> & { on?: (event: string, listener: Callback) => unknown };
+
+/**
+ * A Redis client `permit-pool/redis` can work with, described by its shape (the
+ * package imports no client library): an ioredis or iovalkey client,
+ * standalone or `Cluster`, or a node-redis v5 client (`createClient`,
+ * `createCluster`). Any other object is refused at compile time, and at run
+ * time with a `TypeError`.
+ *
+ * The members named here are only what tells the two families apart; the
+ * client must be a real one of them (the adapter also calls `duplicate()`'s
+ * result's subscribe methods, `on`, `disconnect`, …).
+ *
+ * @example
+ * ```ts
+ * import { Redis } from "ioredis";
+ * import { RedisSemaphore, type RedisClient } from "permit-pool/redis";
+ * function jobs(client: RedisClient): RedisSemaphore {
+ *   return new RedisSemaphore(client, "jobs", 3);
+ * }
+ * const redis = new Redis();
+ * console.log(jobs(redis).capacity); // 3
+ * redis.disconnect();
+ * ```
+ */
+export type RedisClient =
+  | {
+      /** ioredis / iovalkey: `EVALSHA`. */
+      evalsha(...args: never[]): unknown;
+      eval(...args: never[]): unknown;
+      duplicate(...args: never[]): unknown;
+      /** ioredis / iovalkey: the connection state (`"ready"`, `"reconnecting"`, …). */
+      readonly status: string;
+    }
+  | {
+      /** node-redis v5: `EVALSHA`. */
+      evalSha(...args: never[]): unknown;
+      eval(...args: never[]): unknown;
+      duplicate(...args: never[]): unknown;
+    };
 
 /** A subscriber connection, shared by every semaphore of one client in a process. */
 export interface PubSub {
@@ -30,7 +71,7 @@ export interface PubSub {
   close(): void;
 }
 
-/** What `permits/redis` needs from a Redis client. */
+/** What `permit-pool/redis` needs from a Redis client. */
 export interface RedisAdapter {
   /** Runs a script: `EVALSHA`, then `EVAL` if the server answers `NOSCRIPT`. */
   run(script: Script, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown>;
@@ -47,6 +88,19 @@ export interface RedisAdapter {
    * is called each time it (re)connects (messages may have been lost).
    */
   subscriber(onMessage: (channel: string, message: string) => void, onReady: () => void): PubSub;
+  /** Whether the client's own connection is up and ready now. */
+  readonly ready: boolean;
+  /** Calls `listener` each time the client's own connection becomes ready (again). */
+  onReady(listener: () => void): void;
+  /** Calls `listener` once the client is closed for good (`disconnect()`, `quit()`, `destroy()`). */
+  onEnd(listener: () => void): void;
+  /**
+   * While the client has no connection yet (its first connect, or a
+   * reconnect), `fail` is called with the reason as soon as that attempt
+   * fails; returns the function that stops watching, or undefined when the
+   * client is connected (then nothing is watched).
+   */
+  watchConnect(fail: (why: string) => void): (() => void) | undefined;
 }
 
 function isNoScript(error: unknown): boolean {
@@ -76,8 +130,37 @@ function ioredisAdapter(client: Loose): RedisAdapter {
     server = typeof first === "string" ? first : `${first.host ?? "localhost"}:${first.port ?? 6379}`;
     server = `cluster ${server}`;
   }
+  // Commands sent before the connection is up wait in the client's offline
+  // queue, and a refused connection would leave them there until our
+  // timeout: fail them as soon as the attempt fails instead. Listening for
+  // "reconnecting" (not "error") keeps the client's own reporting of
+  // unhandled errors as it is.
+  const connecting = new Set<(why: string) => void>();
+  const failConnecting = (why: string): void => {
+    const waiting = [...connecting];
+    connecting.clear();
+    for (const fail of waiting) fail(why);
+  };
+  client.on?.("reconnecting", () =>
+    failConnecting(`could not connect (the client is retrying; is a server listening at ${server}?)`),
+  );
+  client.on?.("end", () => failConnecting("the client's connection is closed"));
   return {
     server,
+    onReady(listener) {
+      client.on?.("ready", listener);
+    },
+    onEnd(listener) {
+      client.on?.("end", listener);
+    },
+    get ready() {
+      return client.status === "ready";
+    },
+    watchConnect(fail) {
+      if (client.status === "ready" || isCluster) return undefined;
+      connecting.add(fail);
+      return () => connecting.delete(fail);
+    },
     get down() {
       const status = client.status;
       return status === "reconnecting" || status === "close" || status === "end"
@@ -172,6 +255,17 @@ function nodeRedisAdapter(client: Loose): RedisAdapter {
   const isCluster = root !== undefined;
   return {
     server,
+    onReady(listener) {
+      client.on?.("ready", listener);
+    },
+    onEnd(listener) {
+      client.on?.("end", listener);
+    },
+    get ready() {
+      return client.isReady === true;
+    },
+    // A node-redis client that is not open fails commands at once itself.
+    watchConnect: () => undefined,
     get down() {
       // Not open: the command itself fails at once with the client's own error.
       // A cluster client has no isReady.
@@ -243,7 +337,7 @@ const adapters = new WeakMap<object, RedisAdapter>();
  */
 export function adapt(client: unknown): RedisAdapter {
   if (typeof client !== "object" || client === null) {
-    throw new TypeError(`Expected \`client\` to be a connected ioredis, iovalkey or node-redis client, got ${String(client)}`);
+    throw invalidArgument(`Expected \`client\` to be a connected ioredis, iovalkey or node-redis client, got ${String(client)}`);
   }
   const known = adapters.get(client);
   if (known !== undefined) return known;
@@ -254,11 +348,119 @@ export function adapt(client: unknown): RedisAdapter {
   } else if (typeof loose.evalSha === "function" && typeof loose.duplicate === "function") {
     adapter = nodeRedisAdapter(loose);
   } else {
-    throw new TypeError(
+    throw invalidArgument(
       "Expected `client` to be a connected ioredis, iovalkey or node-redis v5 client " +
         "(an object with `evalsha` and `duplicate`, or `evalSha` and `duplicate`)",
     );
   }
   adapters.set(client, adapter);
   return adapter;
+}
+
+/**
+ * Reply errors that mean "not now", not "never as sent": the same command
+ * succeeds unchanged once the server's condition passes (it finished
+ * loading, a failover completed and the client reached the new primary,
+ * memory was freed, …). They are a {@link RedisUnavailableError}, so code
+ * that fails open or waits through an outage (`whenUnavailable: "wait"`)
+ * treats a full or read-only server as it treats an unreachable one.
+ */
+const TRANSIENT = /^(LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|READONLY|BUSY|OOM|NOREPLICAS|MISCONF)\b/;
+
+/** What to do about a "not now" reply, by its code: the setting or state to change. */
+const ADVICE: Readonly<Record<string, string>> = {
+  OOM:
+    "the server is at its `maxmemory` and evicts nothing for these keys; raise `maxmemory`, free memory, " +
+    "or use a `volatile-*` `maxmemory-policy` (never `allkeys-*`: the semaphore's keys have no TTL)",
+  READONLY:
+    "this connection reaches a replica, not the primary (after a failover the client must follow the new " +
+    "primary: use Sentinel or Cluster support in your client, or point it at the primary)",
+  MISCONF: "the server cannot persist (`stop-writes-on-bgsave-error`); fix its disk or `dir`",
+  LOADING: "the server is loading its dataset after a restart",
+  BUSY: "a script or module is blocking the server",
+  NOREPLICAS: "the server has fewer connected replicas than `min-replicas-to-write`",
+};
+
+/** An error's message, with its `code` when the message does not say it. */
+export function errorText(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return typeof code === "string" && !error.message.includes(code) ? `${error.message} (${code})` : error.message;
+  }
+  return String(error);
+}
+
+/**
+ * Runs one script with a deadline — the one way every Redis limiter talks to
+ * Redis — and turns what the client throws into our errors:
+ * - a client known to be disconnected fails at once, and one still
+ *   connecting fails as soon as that attempt fails (a refused connection
+ *   is reported then, not after `timeoutMs`);
+ * - no answer within `timeoutMs`: {@link RedisUnavailableError};
+ * - `known(message)` may turn a script's own error reply into a specific
+ *   error (a capacity or settings mismatch);
+ * - a reply error that means "not now" (LOADING, READONLY, BUSY, OOM, …) or a
+ *   connection error: {@link RedisUnavailableError}, whose message says what
+ *   to change for a known reply code; any other reply error (a wrong type, a
+ *   broken script): {@link RedisCommandError}. docs/redis.md lists them.
+ */
+export function callScript(
+  adapter: RedisAdapter,
+  script: Script,
+  keys: readonly string[],
+  args: readonly (string | number)[],
+  timeoutMs: number,
+  known?: (message: string, error: unknown) => Error | undefined,
+): Promise<unknown> {
+  const down = adapter.down;
+  if (down !== undefined) {
+    return Promise.reject(new RedisUnavailableError(`Redis at ${adapter.server} is unavailable: ${down}`));
+  }
+  return new Promise((resolve, reject) => {
+    const unwatch = adapter.watchConnect((why) => {
+      clearTimeout(timer);
+      reject(new RedisUnavailableError(`Redis at ${adapter.server} is unavailable: ${why}`));
+    });
+    const timer = setTimeout(() => {
+      unwatch?.();
+      reject(
+        new RedisUnavailableError(
+          `Redis at ${adapter.server} did not answer within ${timeoutMs} ms ` +
+            "(raise `commandTimeoutMs` if the server is just slow)",
+        ),
+      );
+    }, timeoutMs);
+    adapter.run(script, keys, args).then(
+      (value) => {
+        clearTimeout(timer);
+        unwatch?.();
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        unwatch?.();
+        reject(classify(adapter, error, known));
+      },
+    );
+  });
+}
+
+function classify(
+  adapter: RedisAdapter,
+  error: unknown,
+  known: ((message: string, error: unknown) => Error | undefined) | undefined,
+): Error {
+  const message = errorText(error);
+  const specific = known?.(message, error);
+  if (specific !== undefined) return specific;
+  const name = error instanceof Error ? error.name : "";
+  const isReply = name === "ReplyError" || name === "ErrorReply" || /^[A-Z]+ /.test(message);
+  if (isReply && !TRANSIENT.test(message)) {
+    return new RedisCommandError(`Redis at ${adapter.server} refused a command: ${message}`, { cause: error });
+  }
+  const advice = isReply ? ADVICE[/^[A-Z]+/.exec(message)?.[0] ?? ""] : undefined;
+  return new RedisUnavailableError(
+    `Redis at ${adapter.server} is unavailable: ${message}${advice === undefined ? "" : ` (${advice})`}`,
+    { cause: error },
+  );
 }

@@ -9,13 +9,16 @@ import { PermitsError } from "../core/errors.js";
 
 /**
  * Redis could not be reached or did not answer in time (not connected,
- * connection refused or reset, or no reply within `commandTimeoutMs`). The
- * message names the server and the cause; the original error is `cause`.
+ * connection refused or reset, or no reply within `commandTimeoutMs`), or
+ * answered "not now": a full (`OOM`), read-only (`READONLY`: a replica, e.g.
+ * after a failover), loading or busy server — what passes without changing
+ * the command (docs/redis.md lists them). The message names the server, the
+ * cause and what to change; the original error is `cause`.
  * Nothing hangs: `acquire` rejects with it, and works again once Redis is back.
  *
  * @example
  * ```ts
- * import { RedisUnavailableError } from "permits/redis";
+ * import { RedisUnavailableError } from "permit-pool/redis";
  * const error = new RedisUnavailableError("Redis at 127.0.0.1:6379 is unavailable: connection refused");
  * console.log(error.code); // "ERR_PERMITS_REDIS_UNAVAILABLE"
  * ```
@@ -37,7 +40,7 @@ export class RedisUnavailableError extends PermitsError {
  *
  * @example
  * ```ts
- * import { RedisCommandError } from "permits/redis";
+ * import { RedisCommandError } from "permit-pool/redis";
  * const error = new RedisCommandError("WRONGTYPE ...");
  * console.log(error.code); // "ERR_PERMITS_REDIS_COMMAND"
  * ```
@@ -61,7 +64,7 @@ export class RedisCommandError extends PermitsError {
  *
  * @example
  * ```ts
- * import { CapacityMismatchError } from "permits/redis";
+ * import { CapacityMismatchError } from "permit-pool/redis";
  * const error = new CapacityMismatchError("api", 3, 5);
  * console.log(error.stored, error.requested); // 3 5
  * ```
@@ -82,6 +85,42 @@ export class CapacityMismatchError extends PermitsError {
       CapacityMismatchError.code,
     );
     this.name = "CapacityMismatchError";
+    this.stored = stored;
+    this.requested = requested;
+  }
+}
+
+/**
+ * Two processes disagree on an adaptive semaphore's settings (`adaptive`:
+ * `min`, `max`, `backoff`, `minSamples`, `slowStart`), or one uses the name
+ * with `adaptive` and another with a fixed capacity. The settings are
+ * stored with the semaphore in Redis by the first user (the limit they
+ * bound is shared by the fleet), so a process constructed otherwise gets
+ * this error from `acquire` instead of moving the one limit by other rules.
+ *
+ * @example
+ * ```ts
+ * import { AdaptiveMismatchError } from "permit-pool/redis";
+ * const error = new AdaptiveMismatchError("api", "aimd:1:64:0.75:10:1", "static capacity 8");
+ * console.log(error.code); // "ERR_PERMITS_ADAPTIVE_MISMATCH"
+ * ```
+ */
+export class AdaptiveMismatchError extends PermitsError {
+  /** The code every `AdaptiveMismatchError` carries. */
+  static readonly code = "ERR_PERMITS_ADAPTIVE_MISMATCH";
+  declare readonly code: "ERR_PERMITS_ADAPTIVE_MISMATCH";
+  /** What Redis holds: the adaptive settings (`aimd:<min>:<max>:<backoff>:<minSamples>:<slowStart>`), or `static capacity <n>`. */
+  readonly stored: string;
+  /** What this process was constructed with, in the same form. */
+  readonly requested: string;
+
+  constructor(name: string, stored: string, requested: string) {
+    super(
+      `Semaphore "${name}" is ${stored} in Redis, but this process was constructed with ${requested}: ` +
+        "use the same `adaptive` settings (or the same fixed capacity) everywhere, or another name, or delete its keys to start over",
+      AdaptiveMismatchError.code,
+    );
+    this.name = "AdaptiveMismatchError";
     this.stored = stored;
     this.requested = requested;
   }

@@ -1,14 +1,14 @@
 /**
- * `permits/redis`: the `permits` semaphore contract enforced across processes
+ * `permit-pool/redis`: the `permits` semaphore contract enforced across processes
  * and machines through Redis, Valkey or Redis Cluster.
  *
  * Pass the client you already have (ioredis, iovalkey or node-redis v5);
- * `permits/redis` depends on none of them.
+ * `permit-pool/redis` depends on none of them.
  *
  * @example
  * ```ts
  * import { Redis } from "ioredis";
- * import { RedisSemaphore } from "permits/redis";
+ * import { RedisSemaphore } from "permit-pool/redis";
  * const redis = new Redis();
  * const sem = new RedisSemaphore(redis, "partner-api", 3); // was: new Semaphore(3)
  * const pages = await Promise.all([1, 2, 3, 4, 5].map((page) => sem.run(async () => page * 10)));
@@ -19,12 +19,16 @@
  * @packageDocumentation
  */
 
+// Types only (Symbol.dispose, Disposable) for projects whose lib lacks esnext.disposable.
+import "../core/disposable.js";
 export { ClosedError, LeaseLostError, PermitsError } from "../core/errors.js";
-export { CapacityMismatchError, RedisCommandError, RedisUnavailableError } from "./errors.js";
+export { AdaptiveMismatchError, CapacityMismatchError, RedisCommandError, RedisUnavailableError } from "./errors.js";
+export { RedisPermit } from "./permit.js";
 export {
   RedisLock,
-  RedisPermit,
   RedisSemaphore,
+  type RedisAdaptiveOptions,
+  type RedisRunOptions,
   type RedisSemaphoreOptions,
   type RedisSemaphoreSnapshot,
   type RedisSemaphoreStats,
@@ -36,3 +40,4 @@ export {
   type RedisRateLimiterStats,
 } from "./rate.js";
 export type { AcquireOptions } from "../core/semaphore.js";
+export type { RedisClient } from "./client.js";

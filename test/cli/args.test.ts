@@ -7,7 +7,7 @@ import {
   parseRate,
   rateFlag,
   UsageError,
-} from "../../src/cli/args.js";
+} from "../../packages/cli/src/args.js";
 
 const options = { concurrency: { type: "string" }, json: { type: "boolean" } } as const;
 

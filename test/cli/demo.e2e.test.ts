@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ApproachRun } from "../../src/cli/demo/model.js";
+import type { ApproachRun } from "../../packages/cli/src/demo/model.js";
 import { runCli } from "./run-cli.js";
 
 /** The escape that starts an ANSI colour sequence. */

@@ -44,7 +44,7 @@ const hasScript = ((): boolean => {
   }
 })();
 
-const KEYS = ["url", "status", "bytes", "ms", "attempts", "error"];
+const KEYS = ["url", "status", "bytes", "ms", "attempts", "error", "code"];
 
 // Each test spawns the CLI one or more times; on a loaded machine a spawn alone can take seconds.
 describe("permits fetch", { timeout: 60_000 }, () => {
@@ -86,6 +86,36 @@ describe("permits fetch", { timeout: 60_000 }, () => {
     expect(b.peak).toBe(2);
   });
 
+  it("--concurrency auto finds a limit near the server's capacity and prints where it settled", async () => {
+    // The server refuses (503) what arrives while 6 are being served.
+    const s = await server({ respond: (r) => (r.activeAtStart > 6 ? { status: 503 } : { delay: 20 }) });
+    const urls = Array.from({ length: 300 }, (_, i) => `${s.url}/item/${i}`);
+    const result = await runCli(["fetch", await urlFile("auto.txt", urls), "--concurrency", "auto", "--retries", "8"]);
+    const lines = ndjson(result.stdout);
+    expect(lines).toHaveLength(300);
+    expect(lines.filter((l) => l.status === 200).length).toBeGreaterThan(250);
+    const settled = /^permits: adaptive concurrency settled at (\d+) \(gradient2(?:, ranged \d+–\d+)?, (\d+) drops?\)$/m.exec(result.stderr);
+    expect(settled, result.stderr).not.toBeNull();
+    const [limit, drops] = [Number(settled![1]), Number(settled![2])];
+    // It met the capacity (503s are how it finds it) and came back under it: not stuck above, not collapsed.
+    expect(drops).toBeGreaterThan(0);
+    expect(limit).toBeGreaterThanOrEqual(1);
+    expect(limit).toBeLessThanOrEqual(12);
+    expect(s.requests.some((r) => r.status === 503)).toBe(true);
+  });
+
+  it("--per-origin auto gives each origin its own adaptive limit, each in the summary", async () => {
+    const a = await server({ delay: 10 });
+    const b = await server({ delay: 10 });
+    const urls = Array.from({ length: 30 }, (_, i) => [`${a.url}/${i}`, `${b.url}/${i}`]).flat();
+    const result = await runCli(["fetch", "--concurrency", "16", "--per-origin", "auto"], { input: urls.join("\n") });
+    expect(result.code).toBe(0);
+    expect(ndjson(result.stdout)).toHaveLength(60);
+    expect(result.stderr).toMatch(/^permits: adaptive per-origin limits settled: /m);
+    for (const origin of [a.origin, b.origin]) expect(result.stderr).toMatch(new RegExp(`${origin} at \\d+ \\(gradient2`));
+    expect(result.stderr).not.toContain("concurrency settled"); // the global limit is the static 16
+  });
+
   it("a malformed line or a failed request is a line of output, never a crash; any failure means exit 1", async () => {
     const s = await server();
     const input = [
@@ -103,13 +133,64 @@ describe("permits fetch", { timeout: 60_000 }, () => {
     // Blank lines are skipped; every other line has exactly one result.
     expect(lines).toHaveLength(5);
     const by = (url: string) => lines.find((l) => l.url === url);
-    expect(by(`${s.url}/fine`)).toMatchObject({ status: 200, error: null, attempts: 1 });
-    expect(by("not a url")).toEqual({ url: "not a url", status: null, bytes: 0, ms: 0, attempts: 1, error: "malformed URL" });
-    expect(by("ftp://example.com/file")).toMatchObject({ status: null, attempts: 1, error: expect.stringMatching(/unsupported protocol ftp:/) });
-    expect(by(`${s.url}/missing?status=404`)).toMatchObject({ status: 404, bytes: 3, attempts: 1, error: "HTTP 404 Not Found" });
-    expect(by(`${s.url}/dropped?destroy=1`)).toMatchObject({ status: null, attempts: 1, error: expect.any(String) });
+    expect(by(`${s.url}/fine`)).toMatchObject({ status: 200, error: null, code: null, attempts: 1 });
+    expect(by("not a url")).toEqual({ url: "not a url", status: null, bytes: 0, ms: 0, attempts: 1, error: "malformed URL", code: "BAD_URL" });
+    expect(by("ftp://example.com/file")).toMatchObject({
+      status: null,
+      attempts: 1,
+      error: "unsupported protocol ftp: (http: and https: only)",
+      code: "UNSUPPORTED_PROTOCOL",
+    });
+    expect(by(`${s.url}/missing?status=404`)).toMatchObject({ status: 404, bytes: 3, attempts: 1, error: "HTTP 404 Not Found", code: "HTTP_ERROR" });
+    expect(by(`${s.url}/dropped?destroy=1`)).toMatchObject({
+      status: null,
+      attempts: 1,
+      error: "the server closed the connection",
+      code: "UND_ERR_SOCKET",
+    });
     expect(result.stderr).toMatch(/5 lines: 1 ok, 4 failed/);
     expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("blank lines and `# comment` lines of a URL file are skipped, not reported as malformed", async () => {
+    const s = await server();
+    const file = await urlFile("commented.txt", [
+      "# URLs to check",
+      `${s.url}/a`,
+      "",
+      "   # an indented comment",
+      "\t",
+      `${s.url}/b  `,
+      "#",
+    ]);
+    const result = await runCli(["fetch", file]);
+    expect(result.code).toBe(0);
+    expect(ndjson(result.stdout).map((l) => l.url).sort()).toEqual([`${s.url}/a`, `${s.url}/b`]);
+    expect(result.stderr).toMatch(/^permits: 2 lines: 2 ok, 0 failed in [\d.]+s\n$/);
+  });
+
+  it("failed requests: one readable form (no codes or OpenSSL text in `error`) and a stable `code`", async () => {
+    const s = await server();
+    const closed = await startTestServer();
+    const refusedUrl = `${closed.url}/gone`;
+    await closed.close(); // a port nothing listens on any more
+    const input = [refusedUrl, "http://127.0.0.1:1/blocked", `https://127.0.0.1:${s.port}/not-tls`].join("\n");
+    const result = await runCli(["fetch", "--retries", "0"], { input });
+    expect(result.code).toBe(1);
+    const by = (url: string) => ndjson(result.stdout).find((l) => l.url === url);
+    expect(by(refusedUrl)).toMatchObject({ status: null, code: "ECONNREFUSED", error: `connection refused by ${closed.url.slice(7)}` });
+    expect(by("http://127.0.0.1:1/blocked")).toMatchObject({ status: null, code: "BAD_PORT", error: "port 1 is blocked by fetch (a \"bad port\")" });
+    // OpenSSL's complaint depends on what the plain-HTTP server answers the TLS hello with.
+    expect(by(`https://127.0.0.1:${s.port}/not-tls`)).toMatchObject({
+      status: null,
+      code: expect.stringMatching(/^ERR_SSL_[A-Z_]+$/),
+      error: expect.stringMatching(/^TLS error: [a-z ]+$/),
+    });
+    for (const line of ndjson(result.stdout)) {
+      expect(line.error).toMatch(/^[^\n]+$/); // one line, no trailing newline
+      expect(line.error).not.toMatch(/UND_ERR|ECONN|ERR_|0A00|openssl/i);
+      expect(line.code).toMatch(/^[A-Z][A-Z0-9_]+$/);
+    }
   });
 
   it("--rate spreads the starts the server sees", async () => {
@@ -153,6 +234,7 @@ describe("permits fetch", { timeout: 60_000 }, () => {
       status: null,
       attempts: 1,
       error: "timed out after 200 ms",
+      code: "TIMEOUT",
     });
     expect(lines.find((l) => l.url === `${s.url}/quick`)).toMatchObject({ status: 200, error: null });
     // Given up after about 200 ms, not after the server's 5 s.
@@ -180,6 +262,7 @@ describe("permits fetch", { timeout: 60_000 }, () => {
     expect(lines.filter((l) => l.error === null).map((l) => l.url).sort()).toEqual(urls.slice(0, 2));
     const interrupted = lines.filter((l) => l.error === "interrupted");
     expect(interrupted).toHaveLength(6);
+    expect(interrupted.every((l) => l.code === "INTERRUPTED")).toBe(true);
     // 3 were in flight and 3 queued; every line reports at least one attempt.
     expect(interrupted.every((l) => l.attempts === 1)).toBe(true);
     expect(result.stderr).toMatch(/interrupted — 2 finished before Ctrl-C\. 8 lines: 2 ok, 0 failed, 6 interrupted/);
@@ -201,7 +284,8 @@ describe("permits fetch", { timeout: 60_000 }, () => {
 
   it("usage errors: a clear message on stderr, no stack trace, exit 2", async () => {
     const cases: Array<[string[], RegExp]> = [
-      [["fetch", "--concurrency", "abc"], /^permits: Expected `--concurrency` to be an integer from 1 to 10000, got `abc`\n/],
+      [["fetch", "--concurrency", "abc"], /^permits: Expected `--concurrency` to be an integer from 1 to 10000 or `auto`, got `abc`\n/],
+      [["fetch", "--per-origin", "automatic"], /^permits: Expected `--per-origin` to be an integer from 1 to 10000 or `auto`, got `automatic`\n/],
       [["fetch", "--rate", "10"], /Expected `--rate` to be a rate such as `10\/s`/],
       [["fetch", "--bogus"], /Unknown option '--bogus'/],
       [["fetch", join(dir, "does-not-exist.txt")], /Cannot read `.*does-not-exist\.txt`: ENOENT/],
@@ -222,7 +306,7 @@ describe("permits fetch", { timeout: 60_000 }, () => {
     const out = join(dir, "bar.out");
     const transcript = join(dir, "bar.tty");
     // `script` runs the CLI on a pseudo-terminal (stderr is a TTY) while stdout goes to a file.
-    const command = `${JSON.stringify(process.execPath)} --import tsx src/cli/main.ts fetch ${JSON.stringify(list)} --concurrency 2 > ${JSON.stringify(out)}`;
+    const command = `${JSON.stringify(process.execPath)} --import tsx packages/cli/src/main.ts fetch ${JSON.stringify(list)} --concurrency 2 > ${JSON.stringify(out)}`;
     // Asynchronously: the test server lives in this process and must keep answering.
     const child = spawn("script", ["-qec", command, transcript], { cwd: ROOT, stdio: "ignore" });
     const killer = setTimeout(() => child.kill("SIGKILL"), 30_000);

@@ -2,9 +2,9 @@
 import { readFileSync } from "node:fs";
 import { PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
-import type { Io } from "../../src/cli/io.js";
-import { terminalWidth } from "../../src/cli/io.js";
-import { main } from "../../src/cli/run.js";
+import type { Io } from "../../packages/cli/src/io.js";
+import { terminalWidth } from "../../packages/cli/src/io.js";
+import { main } from "../../packages/cli/src/run.js";
 
 function memoryIo(): Io & { out: () => string; err: () => string } {
   const stdout = new PassThrough();
@@ -48,7 +48,7 @@ describe("permits (no command)", () => {
   });
 
   it("--version prints the package version", async () => {
-    const { version } = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+    const { version } = JSON.parse(readFileSync(new URL("../../packages/cli/package.json", import.meta.url), "utf8")) as { version: string };
     const io = memoryIo();
     expect(await main(["--version"], io)).toBe(0);
     expect(io.out()).toBe(`${version}\n`);

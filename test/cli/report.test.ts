@@ -8,9 +8,9 @@ import {
   serverSteps,
   shouldColor,
   tickStep,
-} from "../../src/cli/demo/report.js";
-import type { ApproachKey, ApproachRun, Trace } from "../../src/cli/demo/model.js";
-import { renderSvg } from "../../src/cli/demo/svg.js";
+} from "../../packages/cli/src/demo/report.js";
+import type { ApproachKey, ApproachRun, Trace } from "../../packages/cli/src/demo/model.js";
+import { renderSvg } from "../../packages/cli/src/demo/svg.js";
 
 /** The escape that starts an ANSI colour sequence. */
 const ESC = "\u001b[";

@@ -1,7 +1,9 @@
 /**
- * Spawns the `permits` CLI from source (`node --import tsx src/cli/main.ts`),
- * so the end-to-end tests need no build. Every run has a deadline: a CLI
- * that hangs is killed and the test fails with what it printed.
+ * Spawns the `permits` CLI from source (`node --import tsx packages/cli/src/main.ts`),
+ * so the CLI itself needs no build; it imports the library by name
+ * (`permit-pool`, the root's dist/), as it will from the registry, so build
+ * the library first (`npm test` does). Every run has a deadline: a CLI that
+ * hangs is killed and the test fails with what it printed.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -45,7 +47,7 @@ export function startCli(args: readonly string[], options: CliOptions = {}): Run
   // Plain output: no colour (and no FORCE_COLOR inherited from the test runner, which would override NO_COLOR).
   const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: "1", ...options.env };
   delete env.FORCE_COLOR;
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
+  const child = spawn(process.execPath, ["--import", "tsx", "packages/cli/src/main.ts", ...args], {
     cwd: ROOT,
     env,
     stdio: ["pipe", "pipe", "pipe"],

@@ -6,9 +6,9 @@
  * what makes polling expensive.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { APPROACHES, runApproach, type ApproachKey, type ApproachRun } from "../../src/cli/demo/scenarios.js";
-import { REQUEST_ID_HEADER, type ServedRequest } from "../../src/cli/demo/server.js";
-import { computeStats } from "../../src/cli/demo/report.js";
+import { APPROACHES, runApproach, type ApproachKey, type ApproachRun } from "../../packages/cli/src/demo/scenarios.js";
+import { REQUEST_ID_HEADER, type ServedRequest } from "../../packages/cli/src/demo/server.js";
+import { computeStats } from "../../packages/cli/src/demo/report.js";
 
 const DELAY = 100;
 const NETWORK = 1;

@@ -207,7 +207,7 @@ export function semaphoreContract(name: string, factory: SemaphoreFactory): void
       });
     });
 
-    describe("permits", () => {
+    describe("permit-pool", () => {
       it("release is idempotent: a second release never frees someone else's permit", async () => {
         const sem = await make(1);
         const p = await sem.acquire();

@@ -161,8 +161,47 @@ describe("limit()", () => {
     await expect(lim(() => "ok")).resolves.toBe("ok");
   });
 
-  it("clearQueue rejects pending calls with an AbortError and lets running ones finish", async () => {
+  it("clearQueue drops pending calls without settling them by default (p-limit's default): no unhandled rejection", async () => {
     const lim = limit(1);
+    const gate = deferred<string>();
+    const running = track(lim(() => gate.promise));
+    const ran: number[] = [];
+    // Started and never awaited, as p-limit users do before clearing: a rejection here would be unhandled.
+    const pending = [1, 2, 3].map((i) => track(lim(() => ran.push(i))));
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      lim.clearQueue();
+      expect(lim.pendingCount).toBe(0);
+      gate.resolve("done");
+      await new Promise((resolve) => setTimeout(resolve, 0)); // a macrotask: unhandled rejections are reported by then
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+    expect(unhandled).toEqual([]);
+    expect(pending.map((p) => p.state)).toEqual(["pending", "pending", "pending"]);
+    expect(running.value).toBe("done");
+    expect(ran).toEqual([]); // cleared calls never run
+    await expect(lim(() => "after")).resolves.toBe("after");
+  });
+
+  it("lim(fn) never calls fn inside the call, yet counts it as active at once (p-limit: runs all tasks asynchronously)", async () => {
+    const lim = limit(2);
+    const calls: string[] = [];
+    const first = lim(() => calls.push("a"));
+    const second = lim(async (x: string) => calls.push(x), "b"); // an async function takes another path
+    const third = lim(() => calls.push("c"));
+    expect(calls).toEqual([]);
+    expect(lim.activeCount).toBe(2); // the slots are taken now, in call order
+    expect(lim.pendingCount).toBe(1);
+    await Promise.all([first, second, third]);
+    expect(calls).toEqual(["a", "b", "c"]);
+    expect(lim.activeCount).toBe(0);
+  });
+
+  it("clearQueue with rejectOnClear: true rejects pending calls with an AbortError and lets running ones finish", async () => {
+    const lim = limit({ concurrency: 1, rejectOnClear: true });
     const gate = deferred<string>();
     const running = track(lim(() => gate.promise));
     const ran: number[] = [];
@@ -247,7 +286,14 @@ describe("limit() against p-limit itself (differential)", () => {
       } else {
         lim.concurrency = step.value;
       }
+      // What a caller sees in the same tick (p-limit: counts move at once, fn runs later) …
+      // (Except after raising `concurrency`: ours starts the waiting calls' accounting at once,
+      // p-limit a microtask later; docs/migration/p-limit.md lists that difference.)
+      if (step.t !== "concurrency") {
+        snapshots.push(`${step.t} (same tick): started=[${started.join()}] active=${lim.activeCount} pending=${lim.pendingCount}`);
+      }
       await flush();
+      // … and once everything it set off has settled.
       snapshots.push(
         `${step.t}: started=[${started.join()}] active=${lim.activeCount} pending=${lim.pendingCount} ` +
           `concurrency=${lim.concurrency} outcomes=[${outcomes.join()}]`,
@@ -268,10 +314,12 @@ describe("limit() against p-limit itself (differential)", () => {
     );
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 1, max: 4 }), fc.array(stepArb, { maxLength: 25, size: "max" }), async (c, steps) => {
-        const ours = await observe(limit(c), steps);
-        // p-limit with rejectOnClear: clearQueue() rejects pending calls with an AbortError, as ours does by default.
-        const theirs = await observe(pLimit({ concurrency: c, rejectOnClear: true }), steps);
-        expect(ours).toEqual(theirs);
+        // Defaults: clearQueue() drops the pending calls without settling them.
+        expect(await observe(limit(c), steps)).toEqual(await observe(pLimit(c), steps));
+        // The opt-in: clearQueue() rejects them with an AbortError.
+        expect(await observe(limit({ concurrency: c, rejectOnClear: true }), steps)).toEqual(
+          await observe(pLimit({ concurrency: c, rejectOnClear: true }), steps),
+        );
       }),
       { numRuns: 100 },
     );

@@ -72,6 +72,21 @@ describe("Lock", () => {
     expect(lock.locked).toBe(false);
   });
 
+  it("run() never calls fn inside the call (async-mutex's runExclusive), but is locked at once", async () => {
+    const lock = new Lock();
+    let called = false;
+    const boom = new Error("inside");
+    const running = lock.run(() => {
+      called = true;
+      throw boom;
+    });
+    expect(called).toBe(false);
+    expect(lock.locked).toBe(true);
+    await expect(running).rejects.toBe(boom);
+    expect(called).toBe(true);
+    expect(lock.locked).toBe(false); // a throw in fn does not leave the lock held
+  });
+
   it("a weight above 1 is a RangeError", () => {
     const lock = new Lock();
     expect(syncError(() => lock.acquire({ weight: 2 }))).toBeInstanceOf(RangeError);

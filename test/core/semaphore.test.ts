@@ -351,16 +351,56 @@ describe("run()", () => {
     expect(sem.inUse).toBe(0);
   });
 
-  it("a plain (non-thenable) result releases before run() returns and resolves to that value", async () => {
+  it("a plain (non-thenable) result resolves to that value and releases", async () => {
     const sem = new Semaphore(1);
     const box = { then: 42 }; // `then` that is not a function: not a thenable
     const result = sem.run(() => box);
+    await expect(result).resolves.toBe(box);
     expect(sem.inUse).toBe(0);
     const again = sem.tryAcquire();
     expect(again).toBeDefined();
     again?.release();
-    await expect(result).resolves.toBe(box);
     expect(sem.stats()).toMatchObject({ acquired: 2, released: 2 });
+  });
+
+  // p-limit ("runs all tasks asynchronously"), async-mutex (runExclusive) and p-queue
+  // (size/pending right after add) all call the function later, never inside the
+  // call; with and without options alike. The permit is taken at once, though, so
+  // the accounting and the FIFO order are those of the call order.
+  for (const [label, options] of [
+    ["no options", undefined],
+    ["{}", {}],
+    ["{ weight: 1 }", { weight: 1 }],
+    ["{ signal }", { signal: new AbortController().signal }],
+  ] as const) {
+    it(`never calls fn inside the call that schedules it, but holds the permit at once (${label})`, async () => {
+      const sem = new Semaphore(2);
+      const calls: string[] = [];
+      const a = sem.run(() => void calls.push("a"), options);
+      const b = sem.run(async () => void calls.push("b"), options); // an async function takes another path
+      const c = sem.run(() => void calls.push("c"), options);
+      expect(calls).toEqual([]);
+      expect(sem.inUse).toBe(2);
+      expect(sem.queued).toBe(1);
+      expect(sem.tryAcquire()).toBeUndefined();
+      await Promise.all([a, b, c]);
+      expect(calls).toEqual(["a", "b", "c"]);
+      expect(sem.inUse).toBe(0);
+    });
+  }
+
+  it("a deferred run whose signal aborts before fn's turn never calls fn and passes the permit on", async () => {
+    const sem = new Semaphore(1);
+    const controller = new AbortController();
+    const reason = new Error("changed my mind");
+    const fn = vi.fn();
+    const running = track(sem.run(fn, { signal: controller.signal }));
+    expect(sem.inUse).toBe(1);
+    controller.abort(reason);
+    await flush();
+    expect(fn).not.toHaveBeenCalled();
+    expect(running.reason).toBe(reason);
+    expect(sem.inUse).toBe(0);
   });
 
   it("a thenable that is not a Promise is awaited before the permit goes back", async () => {
@@ -390,8 +430,8 @@ describe("run()", () => {
     });
     let result: Promise<unknown> | undefined;
     expect(syncError(() => (result = sem.run(() => hostile)))).toBeUndefined();
-    expect(sem.inUse).toBe(0);
     await expect(result).rejects.toBe(boom);
+    expect(sem.inUse).toBe(0);
   });
 
   it("a synchronous throw in fn becomes a rejection and releases", async () => {

@@ -14,7 +14,7 @@ import { join } from "node:path";
 
 /**
  * A fresh directory to write blocks into, inside node_modules (ignored by git)
- * so that `import "permits"` resolves through the package's own link; one per
+ * so that `import "permit-pool"` resolves through the package's own link; one per
  * call, so that two runs at once (Node 20 and Node 24, say) never remove each
  * other's files. The caller removes it.
  */

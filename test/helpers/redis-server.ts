@@ -1,13 +1,15 @@
 /**
  * Starts real `redis-server` processes on loopback for the tests: persistence
  * off, a free port, ready once it answers PING, stopped by pid (SIGTERM, then
- * SIGKILL). Also a restart helper (same port, for outage tests) and a
- * 3-master Redis Cluster built with `redis-cli --cluster create`.
+ * SIGKILL). Also a restart helper (same port, for outage tests), extra
+ * server arguments (e.g. `--enable-debug-command local`), a replica mode
+ * (`replicaOf`: ready once its link to the master is up) and a 3-master
+ * Redis Cluster built with `redis-cli --cluster create`.
  *
- * Needs Debian's `redis-server` and `redis-tools` (`.ci/run` installs them).
+ * Needs Debian's `redis-server` and `redis-tools` (`npm test` installs them: scripts/ensure-system-deps.sh).
  */
 import { spawn, execFile, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -95,16 +97,45 @@ process.once("exit", () => {
   for (const child of live) child.kill("SIGKILL");
 });
 
+/** Options of {@link startRedisServer}. */
+export interface RedisServerOptions {
+  /** Port to listen on (default: a free one). */
+  port?: number;
+  /** Extra `redis-server` arguments, e.g. `["--enable-debug-command", "local"]`. */
+  args?: readonly string[];
+  /**
+   * Start as a replica of the server (or proxy) on this loopback port:
+   * `--replicaof 127.0.0.1 <port>`, its own temporary `--dir` (a replica
+   * writes the RDB it receives), and ready only once `INFO replication`
+   * says `master_link_status:up`.
+   */
+  replicaOf?: number;
+}
+
+async function waitForLink(port: number): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (!(await cli(port, "INFO", "replication")).includes("master_link_status:up")) {
+    if (Date.now() > deadline) throw new Error(`replica on port ${port}: replication link not up within 15 s`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
 /**
  * Starts a redis-server on a free loopback port (or `port`) with persistence
- * off and returns once it answers PING.
+ * off and returns once it answers PING (a replica: once its link is up).
  */
-export async function startRedisServer(options: { port?: number; args?: readonly string[] } = {}): Promise<RedisServer> {
+export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
   const port = options.port ?? (await freePort());
-  const extra = options.args ?? [];
+  const extra = [...(options.args ?? [])];
+  let dir: string | undefined;
+  if (options.replicaOf !== undefined) {
+    dir = mkdtempSync(join(tmpdir(), "permits-replica-"));
+    extra.push("--replicaof", HOST, String(options.replicaOf), "--dir", dir);
+  }
   let child: ChildProcess | undefined;
 
   const start = async (): Promise<void> => {
+    if (dir !== undefined) mkdirSync(dir, { recursive: true });
     const args = ["--port", String(port), "--bind", HOST, "--save", "", "--appendonly", "no", ...extra];
     const proc = spawn("redis-server", args, { stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
@@ -114,6 +145,10 @@ export async function startRedisServer(options: { port?: number; args?: readonly
     proc.once("exit", () => live.delete(proc));
     child = proc;
     await waitForPing(port, proc, () => output);
+    if (options.replicaOf !== undefined) await waitForLink(port);
+  };
+  const cleanup = (): void => {
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   };
 
   await start();
@@ -124,8 +159,14 @@ export async function startRedisServer(options: { port?: number; args?: readonly
     get pid() {
       return child?.exitCode === null && child.signalCode === null ? child.pid : undefined;
     },
-    stop: () => stopChild(child),
-    kill: () => stopChild(child, "SIGKILL"),
+    async stop() {
+      await stopChild(child);
+      cleanup();
+    },
+    async kill() {
+      await stopChild(child, "SIGKILL");
+      cleanup();
+    },
     start,
     async restart() {
       await stopChild(child);

@@ -104,6 +104,28 @@ describe("limitInterceptor (undici 7 dispatcher.compose)", () => {
     expect(limited.stats()).toMatchObject({ inFlight: 0, queued: 0 });
   });
 
+  it("adaptive: the sample is taken at the response headers while the slot is held to the end; 404 ignored, 503 and resets dropped", async () => {
+    const s = await server({ chunks: 3, chunkDelay: 50, size: 300 });
+    const limited = limitInterceptor({ concurrency: { algorithm: "aimd", initial: 8 } });
+    const dispatcher = agent().compose(limited);
+    const { body } = await request(s.url, { dispatcher });
+    // Headers are in, the body is not: sampled already, the slot still held.
+    expect(limited.stats().adaptive).toMatchObject({ successes: 1, drops: 0, ignored: 0 });
+    expect(limited.stats().inFlight).toBe(1);
+    await body.text();
+    expect(limited.stats().inFlight).toBe(0);
+    for (const query of ["?status=404", "?status=500", "?status=503", "?destroy"]) {
+      await request(`${s.url}/${query}`, { dispatcher }).then(
+        (res) => res.body.text(),
+        () => undefined,
+      );
+    }
+    // 404 and 500 say nothing about load; the 503 and the reset are drops.
+    expect(limited.stats().adaptive).toMatchObject({ successes: 1, drops: 2, ignored: 2 });
+    expect(limited.stats().adaptive!.limit).toBeLessThan(8);
+    expect(limited.stats().global!.capacity).toBe(limited.stats().adaptive!.limit);
+  });
+
   it("rejects unknown and bad options", () => {
     expect(() => limitInterceptor({ retries: 2 } as never)).toThrow(/Unknown option `retries`/);
     expect(() => limitInterceptor({ perOrigin: 0 })).toThrow(RangeError);

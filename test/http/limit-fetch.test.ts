@@ -4,8 +4,9 @@
  */
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { limitFetch, type LimitedFetch } from "../../src/http/index.js";
+import { HttpLimits, type Lease } from "../../src/http/limits.js";
 import { Semaphore } from "../../src/index.js";
 import { startTestServer, type TestServer } from "../helpers/http-server.js";
 
@@ -263,6 +264,7 @@ describe("limitFetch: 429/503 and Retry-After", () => {
     await sleep(100); // the 429 has arrived: the origin is paused
     const stats = f.stats().origins[s.origin]!;
     expect(stats.pausedFor).toBeGreaterThan(800);
+    expect(Number.isInteger(stats.pausedFor)).toBe(true); // whole ms, not 996.2091860000003
     expect(stats.pauses).toBe(1);
     const later = f(`${s.url}/later`);
     const otherT = performance.now();
@@ -343,6 +345,44 @@ describe("limitFetch: 429/503 and Retry-After", () => {
     expect(performance.now() - t0).toBeLessThan(2_000); // not the 5 s pause
     expect(f.stats().origins[s.origin]!.queued).toBe(0);
     expect(s.total).toBe(1);
+  });
+
+  it("close() while a request waits out a pause rejects it at once with the close reason, leaving no timer", async () => {
+    const s = await server({ respond: (r) => (r.index === 0 ? { status: 429, retryAfter: 5 } : undefined) });
+    const f = limitFetch({ retries: 0 });
+    await (await f(s.url)).text();
+    const waiting = f(s.url);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(f.stats().origins[s.origin]!.queued).toBe(1);
+    const t0 = performance.now();
+    const reason = new Error("shutting down");
+    f.close(reason);
+    await expect(waiting).rejects.toBe(reason);
+    expect(performance.now() - t0).toBeLessThan(2_000); // not the 5 s pause
+    expect(s.total).toBe(1);
+  });
+
+  it("a pause extended while a request waits it out is waited out to its new end", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date", "performance"] });
+    try {
+      const limits = new HttpLimits({ concurrency: 2 });
+      const origin = "http://o.test";
+      limits.pause(origin, 1_000);
+      let lease: Lease | undefined;
+      const admitted = limits.admit(origin, undefined).then((l) => (lease = l));
+      await vi.advanceTimersByTimeAsync(500);
+      limits.pause(origin, 3_000); // a later Retry-After: now until t = 3,500
+      await vi.advanceTimersByTimeAsync(1_000); // past the first pause's end
+      expect(lease).toBeUndefined();
+      expect(limits.stats().origins[origin]!.pausedFor).toBe(2_000);
+      await vi.advanceTimersByTimeAsync(2_000);
+      await admitted;
+      expect(lease).toBeDefined();
+      lease!.release();
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("a request with a string body is replayed on retry; a stream body is not retried", async () => {

@@ -2,7 +2,7 @@
  * The built core in a real browser: Debian's Chromium, driven by playwright-core,
  * loads dist/index.js as an ES module from a page served on 127.0.0.1 and runs
  * the runtime-neutral contract subset (subset.mjs: FIFO, abort, timeout, close,
- * run, …) there. Once `permits/http` is built, `limitFetch` is exercised from
+ * run, …) there. Once `permit-pool/http` is built, `limitFetch` is exercised from
  * the page against a loopback server that counts concurrent requests.
  *
  * "No Node-only API in the core" is checked three ways:
@@ -14,7 +14,7 @@
  *    is allowed;
  * 3. any uncaught error in the page fails the test.
  *
- * Needs dist/ (`npm run build`) and /usr/bin/chromium (`.ci/run` installs it).
+ * Needs dist/ (`npm run build`) and /usr/bin/chromium (`npm test` installs it: scripts/ensure-system-deps.sh).
  */
 import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
@@ -84,7 +84,7 @@ describe("the built core in Chromium", () => {
 
   beforeAll(async () => {
     if (!existsSync(join(root, "dist/index.js"))) throw new Error("dist/index.js is missing: run `npm run build` first");
-    if (!existsSync(chromiumPath)) throw new Error(`${chromiumPath} is missing: apt-get install -y chromium (.ci/run does)`);
+    if (!existsSync(chromiumPath)) throw new Error(`${chromiumPath} is missing: apt-get install -y chromium (npm test does, as root: scripts/ensure-system-deps.sh)`);
     site = await startStaticServer();
     // Cross-origin from the page (another port), so answer CORS for the fetch test.
     api = await startTestServer({ delay: 40, headers: { "access-control-allow-origin": "*" } });

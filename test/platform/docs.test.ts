@@ -1,7 +1,7 @@
 /**
  * The guides' code blocks run: every ```ts block of the guides listed below
  * (choosing limits, cancellation, distributed, observability), and every TSDoc
- * @example of the core and permits/otel sources, is written to
+ * @example of the core and permit-pool/otel sources, is written to
  * a scratch .mjs file (types stripped by esbuild, nothing else changed) and
  * run by node, the package resolved by name to dist/ as a user's code would
  * resolve it. A block fenced ```ts no-run is only

@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Semaphore } from "permits";
+import { Semaphore } from "permit-pool";
 import { startRedisServer, type RedisServer } from "../helpers/redis-server.js";
 import * as asyncMutex from "../../examples/migration/async-mutex.js";
 import * as asyncSema from "../../examples/migration/async-sema.js";
@@ -99,6 +99,7 @@ describe("migration guides: the permits half runs", () => {
     const limiter = pQueue.rateLimited();
     expect(limiter.stats().concurrency.capacity).toBe(2);
     limiter.close();
+    expect(await pQueue.urgentFirst()).toEqual(["interactive", "batch"]);
   });
 
   it("from async-sema: using, queued, RateLimiter", async () => {
@@ -111,11 +112,65 @@ describe("migration guides: the permits half runs", () => {
     expect(await asyncSema.rateLimitedLoop(5)).toBe(5); // within the burst: no waiting
   });
 
+  it("from async-sema: a token pool is a Semaphore next to an array of tokens", async () => {
+    const withConnection = asyncSema.tokenPool(["c1", "c2"]);
+    const inUse = new Set<string>();
+    let overlap = false;
+    const seen = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        withConnection(async (token) => {
+          if (inUse.has(token)) overlap = true; // a token handed out twice at once
+          inUse.add(token);
+          await new Promise((resolve) => setTimeout(resolve, 2 + (i % 3)));
+          inUse.delete(token);
+          if (i === 4) throw new Error("boom");
+          return token;
+        }).catch((error: Error) => error.message),
+      ),
+    );
+    expect(overlap).toBe(false);
+    expect(seen.filter((t) => t === "boom")).toHaveLength(1);
+    expect(new Set(seen.filter((t) => t !== "boom"))).toEqual(new Set(["c1", "c2"]));
+    // Every token came back, also from the call that threw: two more run at once.
+    const both = await Promise.all([withConnection(async (t) => t), withConnection(async (t) => t)]);
+    expect(both.sort()).toEqual(["c1", "c2"]);
+  });
+
   it("from async-mutex: run, manual acquire with timeout, weights", async () => {
     const balances = await Promise.all([asyncMutex.deposit(10), asyncMutex.deposit(20), asyncMutex.deposit(30)]);
     expect(balances).toEqual([10, 30, 60]); // serialized in call order, no lost update
     expect(await asyncMutex.manual()).toEqual({ lockedInside: true, lockedAfter: false });
     expect(await asyncMutex.weighted()).toBe(3);
+  });
+
+  it("from async-mutex: waitForUnlock(weight), setValue, and a cancel() that keeps the lock usable", async () => {
+    const sem = new Semaphore(3);
+    const held = await sem.acquire({ weight: 2 });
+    let unlocked = false;
+    const waiting = asyncMutex.waitForUnlock(sem, 2).then(() => (unlocked = true));
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    expect(unlocked).toBe(false); // only 1 free
+    held.release();
+    await waiting;
+    expect(sem.available).toBe(3); // it took nothing
+    asyncMutex.setValue(sem, 1);
+    expect(sem.available).toBe(1);
+    const permit = await sem.acquire();
+    asyncMutex.setValue(sem, 2); // two more free while one is held
+    expect([sem.available, sem.inUse]).toEqual([2, 1]);
+    permit.release();
+
+    const lock = asyncMutex.cancellableLock();
+    let release!: () => void;
+    const first = lock.run(() => new Promise<string>((resolve) => (release = () => resolve("first"))));
+    const second = lock.run(async () => "second");
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    lock.cancel();
+    await expect(second).rejects.toThrow("cancelled");
+    const third = lock.run(async () => "third"); // still usable after cancel()
+    release();
+    expect(await first).toBe("first");
+    expect(await third).toBe("third");
   });
 
   it("from bottleneck: Limiter for maxConcurrent + minTime, run, limitFunction", async () => {

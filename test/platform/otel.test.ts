@@ -1,5 +1,5 @@
 /**
- * permits/otel against the real OpenTelemetry SDK: a MeterProvider whose
+ * permit-pool/otel against the real OpenTelemetry SDK: a MeterProvider whose
  * PeriodicExportingMetricReader exports into the SDK's InMemoryMetricExporter,
  * flushed on demand. What a collector would receive is what is asserted.
  */
@@ -15,7 +15,9 @@ import {
   type MetricData,
 } from "@opentelemetry/sdk-metrics";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { KeyedSemaphore, Limiter, RateLimiter, Semaphore } from "../../src/index.js";
+import { AdaptiveSemaphore, KeyedSemaphore, Limiter, RateLimiter, Semaphore } from "../../src/index.js";
+import { limitFetch } from "../../src/http/index.js";
+import { startTestServer } from "../helpers/http-server.js";
 import { PermitsMetrics, instrument } from "../../src/otel/index.js";
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -70,7 +72,7 @@ function gauges(metrics: Map<string, MetricData>, name: string, kind = "concurre
   };
 }
 
-describe("permits/otel", () => {
+describe("permit-pool/otel", () => {
   it("reports in-use, queued and capacity gauges per named limiter", async () => {
     const db = new Semaphore(3);
     const api = new Semaphore(1);
@@ -175,6 +177,47 @@ describe("permits/otel", () => {
     metrics.close(); // idempotent
     expect(diagnosticsChannel.channel("permits:granted").hasSubscribers).toBe(false);
     expect(() => metrics.register("b", b)).toThrow(/closed/);
+  });
+
+  it("reports an AdaptiveSemaphore's limit as a gauge that follows every change", async () => {
+    const sem = new AdaptiveSemaphore({ algorithm: "aimd", initial: 8 });
+    const changes: number[] = [];
+    const onLimit = (message: unknown): void => void changes.push((message as { limit: number }).limit);
+    diagnosticsChannel.subscribe("permits:limit", onLimit);
+    try {
+      bridge({ meterProvider: provider }).register("partner", sem);
+      const limitOf = async () =>
+        point<number>((await collect()).get("permits.limiter.limit"), { "permits.limiter.name": "partner", "permits.limiter.kind": "concurrency" })?.value;
+      expect(await limitOf()).toBe(8);
+      (await sem.acquire()).drop(); // 8 × 0.75
+      expect(await limitOf()).toBe(6);
+      sem.retryAfter(1_000);
+      expect(await limitOf()).toBe(3);
+      expect(changes).toEqual([6, 3]); // the gauge shows what permits:limit published last
+      expect(gauges(await collect(), "partner").capacity).toBe(3);
+    } finally {
+      diagnosticsChannel.unsubscribe("permits:limit", onLimit);
+    }
+  });
+
+  it("reports an adaptive limitFetch: requests, the global limit, and each origin's limit with permits.http.origin", async () => {
+    const s = await startTestServer({ respond: (r) => (r.path === "/busy" ? { status: 503 } : {}) });
+    try {
+      const f = limitFetch({ concurrency: { algorithm: "aimd", initial: 8 }, perOrigin: { algorithm: "aimd", initial: 4 }, retries: 0 });
+      bridge({ meterProvider: provider }).register("api", f);
+      await (await f(`${s.url}/busy`)).text();
+      const metrics = await collect();
+      const name = { "permits.limiter.name": "api" };
+      const limits = (metrics.get("permits.limiter.limit")?.dataPoints ?? []) as DataPoint<number>[];
+      const global = limits.find((p) => p.attributes["permits.limiter.name"] === "api" && p.attributes["permits.http.origin"] === undefined);
+      const origin = point<number>(metrics.get("permits.limiter.limit"), { ...name, "permits.http.origin": s.origin });
+      expect(global?.value).toBe(6); // the 503 was a drop for both limits
+      expect(origin?.value).toBe(3);
+      expect(global?.value).toBe(f.stats().adaptive!.limit);
+      expect(gauges(metrics, "api")).toEqual({ inUse: 0, queued: 0, capacity: 6 });
+    } finally {
+      await s.close();
+    }
   });
 
   it("fails loudly on bad input", () => {

@@ -1,5 +1,5 @@
 /**
- * The TSDoc examples of src/core/rate.ts and src/http/*.ts are compiled
+ * The TSDoc examples of src/core/rate.ts and src/http/*.ts (limits.ts too) are compiled
  * (strict, against the sources) and the rate ones are run, so they cannot
  * drift from the API. The http ones need the network, so they are only
  * type-checked.
@@ -13,7 +13,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { markdownBlocks, tsdocExamples } from "../helpers/code-blocks.js";
 
 const root = resolve(fileURLToPath(new URL("../../", import.meta.url)));
-const files = ["src/core/rate.ts", "src/http/fetch.ts", "src/http/undici.ts", "src/http/index.ts", "src/http/headers.ts"];
+const files = ["src/core/rate.ts", "src/http/fetch.ts", "src/http/undici.ts", "src/http/index.ts", "src/http/headers.ts", "src/http/limits.ts"];
 
 const docs = ["docs/rate.md", "docs/http.md"];
 const all = [
@@ -26,11 +26,11 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 /** Point the package's own specifiers at the sources. */
 function localize(code: string): string {
   return code
-    .replaceAll('from "permits/http"', `from ${JSON.stringify(join(root, "src/http/index.ts"))}`)
-    .replaceAll('from "permits"', `from ${JSON.stringify(join(root, "src/index.ts"))}`);
+    .replaceAll('from "permit-pool/http"', `from ${JSON.stringify(join(root, "src/http/index.ts"))}`)
+    .replaceAll('from "permit-pool"', `from ${JSON.stringify(join(root, "src/index.ts"))}`);
 }
 
-describe("TSDoc examples of RateLimiter, Limiter and permits/http", () => {
+describe("TSDoc examples of RateLimiter, Limiter and permit-pool/http", () => {
   it("there are examples on every public export", () => {
     expect(all.length).toBeGreaterThanOrEqual(19);
   });

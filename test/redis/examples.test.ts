@@ -2,7 +2,7 @@
  * Every TSDoc @example of src/redis/*.ts (and of src/http/limits.ts, whose
  * SharedRate example uses Redis) and every ```ts block of
  * docs/redis.md runs against a real redis-server: types stripped by esbuild,
- * `new Redis()` pointed at the test server (the only change), `permits/redis`
+ * `new Redis()` pointed at the test server (the only change), `permit-pool/redis`
  * resolved by name to dist/ as a user's code would resolve it (`npm test`
  * builds first). Examples that call a partner API on the internet
  * (`partner.example`) or are fenced ```ts no-run are only compiled.
@@ -30,6 +30,7 @@ const sources = [
 const all = [
   ...sources.flatMap((file) => tsdocExamples(root, file)),
   ...markdownBlocks(root, "docs/redis.md", { noRun: true }),
+  ...markdownBlocks(root, "docs/scheduling.md", { noRun: true }),
 ].map((block) => ({ ...block, where: `${block.file}:${block.line}` }));
 const runnable = all.filter((b) => !b.noRun && !b.code.includes("partner.example"));
 
@@ -45,7 +46,7 @@ afterAll(async () => {
   await server.stop();
 });
 
-describe("permits/redis examples", () => {
+describe("permit-pool/redis examples", () => {
   it("found the examples", () => {
     expect(all.length).toBeGreaterThanOrEqual(25);
   });

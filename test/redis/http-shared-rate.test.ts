@@ -1,5 +1,5 @@
 /**
- * `permits/http` with a rate shared through Redis: one quota and one 429
+ * `permit-pool/http` with a rate shared through Redis: one quota and one 429
  * pause per origin for every process. Two `limitFetch` instances on two Redis
  * connections stand for two processes; a real HTTP server on loopback and a
  * real redis-server.

@@ -138,3 +138,42 @@ describe("RedisRateLimiter", () => {
     expect(() => new RedisRateLimiter(a, "x", { limit: 1, interval: 1, bogus: 1 } as never)).toThrow(/bogus/);
   });
 });
+
+describe("RedisRateLimiter under the faults of issue 11", () => {
+  it("a wait longer than setTimeout's limit is slept in steps: 1 per 30 days admits the second request 30 days later, not at once", async () => {
+    const rate = new RedisRateLimiter(a, fresh(), { limit: 1, interval: 30 * 86_400_000 });
+    (await rate.acquire()).release();
+    const controller = new AbortController();
+    let admitted = false;
+    const second = rate.acquire({ signal: controller.signal }).then(() => (admitted = true));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(admitted).toBe(false); // before: admitted after ~3 ms (the timer overflowed)
+    const reason = new Error("gave up");
+    controller.abort(reason);
+    await expect(second).rejects.toBe(reason);
+    await rate.onIdle();
+  });
+
+  it("an abort while the reservation is on the wire rejects at once, and the reservation is given back when it lands", async () => {
+    const name = fresh();
+    const rate = new RedisRateLimiter(a, name, { limit: 1, interval: 60_000 });
+    const admin = new Redis(server.port, server.host);
+    try {
+      await admin.call("CLIENT", "PAUSE", "600", "ALL"); // the reservation waits 600 ms for Redis
+      const reason = new Error("user left");
+      const controller = new AbortController();
+      const started = performance.now();
+      const pending = rate.acquire({ signal: controller.signal });
+      setTimeout(() => controller.abort(reason), 50);
+      await expect(pending).rejects.toBe(reason);
+      expect(performance.now() - started).toBeLessThan(400); // before: it waited out the round trip and got its permit
+      expect(rate.stats().aborted).toBe(1);
+      await rate.onIdle(); // the refund has landed
+      const again = await rate.tryAcquire(); // the one slot a minute is free again
+      expect(again).toBeDefined();
+      again?.release();
+    } finally {
+      admin.disconnect();
+    }
+  });
+});

@@ -96,7 +96,11 @@ describe("options reject unknown keys", () => {
     // @ts-expect-error -- misspelled option: weight
     void sem.acquire({ wieght: 2 });
     // @ts-expect-error -- not an option of acquire
-    void sem.acquire({ priority: 1 });
+    void sem.acquire({ urgent: true });
+    // @ts-expect-error -- priority is a number
+    void sem.acquire({ priority: "high" });
+    // @ts-expect-error -- tenant is a string
+    void sem.acquire({ tenant: 42 });
     // @ts-expect-error -- misspelled option: timeout
     void sem.run(() => 1, { timout: 10 });
     // @ts-expect-error -- weight is a number

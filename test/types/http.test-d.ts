@@ -1,9 +1,9 @@
-/** Type tests of permits/http's shared rate: what permits/redis offers fits it; a rate without pause does not. */
+/** Type tests of permit-pool/http's shared rate: what permit-pool/redis offers fits it; a rate without pause does not. */
 import { describe, expectTypeOf, test } from "vitest";
 import type { SharedRate } from "../../src/http/index.js";
 import type { RedisRateLimiter } from "../../src/redis/index.js";
 
-describe("permits/http SharedRate", () => {
+describe("permit-pool/http SharedRate", () => {
   test("a RedisRateLimiter is a SharedRate", () => {
     expectTypeOf<RedisRateLimiter>().toExtend<SharedRate>();
   });

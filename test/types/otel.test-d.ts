@@ -1,9 +1,10 @@
-/** Type tests of permits/otel: every limiter of permits can be registered; nothing else can. */
+/** Type tests of permit-pool/otel: every limiter of permits can be registered; nothing else can. */
 import { describe, expectTypeOf, test } from "vitest";
-import { KeyedSemaphore, Limiter, Lock, RateLimiter, Semaphore } from "../../src/index.js";
+import { AdaptiveSemaphore, KeyedSemaphore, Limiter, Lock, RateLimiter, Semaphore } from "../../src/index.js";
+import type { LimitedFetch, LimitInterceptor } from "../../src/http/index.js";
 import { PermitsMetrics, instrument, type MeteredLimiter } from "../../src/otel/index.js";
 
-describe("permits/otel", () => {
+describe("permit-pool/otel", () => {
   test("accepts every permits limiter", () => {
     expectTypeOf<Semaphore>().toExtend<MeteredLimiter>();
     expectTypeOf<Lock>().toExtend<MeteredLimiter>();
@@ -11,6 +12,9 @@ describe("permits/otel", () => {
     expectTypeOf<Limiter>().toExtend<MeteredLimiter>();
     expectTypeOf<KeyedSemaphore<string>>().toExtend<MeteredLimiter>();
     expectTypeOf<KeyedSemaphore<number>>().toExtend<MeteredLimiter>();
+    expectTypeOf<AdaptiveSemaphore>().toExtend<MeteredLimiter>();
+    expectTypeOf<LimitedFetch>().toExtend<MeteredLimiter>();
+    expectTypeOf<LimitInterceptor>().toExtend<MeteredLimiter>();
   });
 
   test("register chains; instrument returns the bridge", () => {

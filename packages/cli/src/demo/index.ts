@@ -8,8 +8,9 @@
 import { writeFile } from "node:fs/promises";
 import { durationFlag, integerFlag, parseCommandLine, UsageError } from "../args.js";
 import { terminalWidth, type Io } from "../io.js";
+import { progressBar } from "../progress.js";
 import { renderLegend, renderTable, renderTimeline, renderVerdicts, shouldColor, wrap } from "./report.js";
-import { APPROACHES, DEFAULT_APPROACHES, runApproach, warmUp, type ApproachKey, type ApproachRun } from "./scenarios.js";
+import { APPROACH_INFO, APPROACHES, DEFAULT_APPROACHES, runApproach, warmUp, type ApproachKey, type ApproachRun } from "./scenarios.js";
 import { startDemoServer } from "./server.js";
 import { renderSvg } from "./svg.js";
 
@@ -22,7 +23,7 @@ one server, at most L at once, four ways, each ported as the article writes it:
   1 polled counter   while (connections >= limit) await sleep(100); connections += 1
   2 counter + Lock   the same loop; the increment under a Lock, the check outside it
   3 Semaphore        await sem.run(() => fetch(url))
-  4 limitFetch       the limit inside fetch itself (permits/http)
+  4 limitFetch       the limit inside fetch itself (permit-pool/http)
 
 and, with --all or --only 5, the article's lock version as Python runs it:
 
@@ -105,12 +106,26 @@ export async function demoCommand(args: readonly string[], io: Io): Promise<numb
 
   const server = await startDemoServer({ delay });
   const runs: ApproachRun[] = [];
+  // Progress on stderr while it runs (seconds with the defaults, minutes with big flags), for a person watching it.
+  // It counts the responses the server has finished, read by a 100 ms timer: the scenarios themselves are not
+  // touched, so the display cannot change the interleavings they measure. Cleared before the report is printed.
+  const bar = progressBar<{ approach: string }>(io.stderr, "{bar} {value}/{total} requests | {approach}", { clearOnComplete: true });
+  let finished = 0;
+  let approach = "warming up";
+  const served = (): number => finished + server.served.filter((r) => r.id > 0 && r.end !== undefined).length;
+  bar?.start(only.length * requests, 0, { approach });
+  const ticker = bar === undefined ? undefined : setInterval(() => bar.update(served(), { approach }), 100);
   try {
     await warmUp(server.url, limit);
-    for (const key of only) {
+    for (const [index, key] of only.entries()) {
+      approach = `${index + 1}/${only.length} ${APPROACH_INFO[key].title}`;
+      bar?.update(finished, { approach });
       runs.push(await runApproach(key, { url: server.url, requests, limit, poll }, server));
+      finished += requests;
     }
   } finally {
+    clearInterval(ticker);
+    bar?.stop();
     await server.close();
   }
 

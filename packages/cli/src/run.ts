@@ -33,8 +33,8 @@ const COMMANDS: Record<string, (args: readonly string[], io: Io) => Promise<numb
 };
 
 function version(): string {
-  // dist/cli/main.js and src/cli/main.ts both sit two levels below package.json.
-  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version?: string };
+  // dist/main.js and src/main.ts both sit one level below the package.json of permit-pool-cli.
+  const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version?: string };
   return pkg.version ?? "unknown";
 }
 

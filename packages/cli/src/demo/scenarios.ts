@@ -10,12 +10,12 @@
  *    — the check stays outside the lock, exactly as in the article.
  *    `async with lock:` becomes `await using _ = await lock.acquire()`.
  * 3. `semaphore`: `async with sem:` becomes `await sem.run(...)`.
- * 4. `limitFetch`: the limit moves into `fetch` itself (`permits/http`).
+ * 4. `limitFetch`: the limit moves into `fetch` itself (`permit-pool/http`).
  *
  * @module
  */
-import { Lock, Semaphore } from "../../index.js";
-import { limitFetch } from "../../http/index.js";
+import { Lock, Semaphore } from "permit-pool";
+import { limitFetch } from "permit-pool/http";
 import type { ApproachKey, ApproachRun, ServerSpan, Trace } from "./model.js";
 import { REQUEST_ID_HEADER, type DemoServer } from "./server.js";
 
@@ -142,7 +142,7 @@ async function semaphore(ctx: ScenarioContext, traces: Trace[], now: Clock): Pro
   });
 }
 
-/** 4. The limit inside `fetch`: `permits/http`'s limitFetch, whose inner fetch marks when a request really starts. */
+/** 4. The limit inside `fetch`: `permit-pool/http`'s limitFetch, whose inner fetch marks when a request really starts. */
 async function limitedFetch(ctx: ScenarioContext, traces: Trace[], now: Clock): Promise<void> {
   const fetch = ctx.fetch ?? globalThis.fetch;
   const byId = new Map(traces.map((trace) => [String(trace.id), trace]));
