@@ -87,7 +87,12 @@ export interface RedisAdapter {
    * Creates a subscriber connection; `onMessage` gets every message, `onReady`
    * is called each time it (re)connects (messages may have been lost).
    */
-  subscriber(onMessage: (channel: string, message: string) => void, onReady: () => void): PubSub;
+  /**
+   * A subscriber connection. `onReady` runs each time it is (re)connected
+   * and its subscriptions are back, with the channels that could not be
+   * subscribed again (no longer subscribed: the caller subscribes them anew).
+   */
+  subscriber(onMessage: (channel: string, message: string) => void, onReady: (failed: readonly string[]) => void): PubSub;
   /** Whether the client's own connection is up and ready now. */
   readonly ready: boolean;
   /** Calls `listener` each time the client's own connection becomes ready (again). */
@@ -204,15 +209,22 @@ function ioredisAdapter(client: Loose): RedisAdapter {
       sub.on?.("smessage", listener);
       sub.on?.("error", () => {}); // the subscriber reconnects by itself; failures surface through commands
       sub.on?.("ready", () => {
-        if (isCluster || confirmed.size === 0) return onReady();
+        if (isCluster || confirmed.size === 0) return onReady([]);
         // Tell the semaphores only once the subscriptions are back, so that
         // what they ask Redis next cannot miss a wake-up.
+        // A channel whose resubscription failed (the connection dropped
+        // again, say) is handed back to the hub, which subscribes it anew:
+        // otherwise its wake-ups would be lost until the next reconnect.
         const channels = [...confirmed];
         void Promise.allSettled(channels.map(subscribe)).then((results) => {
+          const failed: string[] = [];
           results.forEach((result, i) => {
-            if (result.status === "rejected") confirmed.delete(channels[i]!);
+            if (result.status === "rejected") {
+              confirmed.delete(channels[i]!);
+              failed.push(channels[i]!);
+            }
           });
-          onReady();
+          onReady(failed);
         });
       });
       return {
@@ -286,7 +298,7 @@ function nodeRedisAdapter(client: Loose): RedisAdapter {
       let sharded: boolean | undefined;
       const listener = (message: unknown, channel: unknown): void => onMessage(text(channel), text(message));
       sub.on?.("error", () => {}); // node-redis reconnects by itself; an unheard "error" event would crash the process
-      sub.on?.("ready", onReady);
+      sub.on?.("ready", () => onReady([]));
       const connected = call<Promise<unknown>>(sub, "connect");
       connected.catch(() => {}); // surfaced by subscribe()
       return {

@@ -12,6 +12,9 @@ import { readLimitMessage, readWake, type LimitReport } from "./scripts.js";
 
 /** How long an unused subscription (and then the subscriber connection) is kept. */
 const LINGER_MS = 500;
+/** First and longest pause before a failed subscription (still wanted) is tried again. */
+const RESUBSCRIBE_MIN_MS = 250;
+const RESUBSCRIBE_MAX_MS = 5_000;
 
 /** What the hub calls back on a semaphore. */
 export interface HubMember<W> {
@@ -28,6 +31,18 @@ export interface HubWaiter<W> {
   readonly sem: HubMember<W>;
 }
 
+/** One channel's subscription: who wants it, whether it is confirmed, and since when (`epoch`). */
+interface ChannelEntry {
+  refs: number;
+  ready: Promise<void> | undefined;
+  live: boolean;
+  epoch: number;
+  idleSince: number;
+  /** Consecutive failed attempts (for the retry's backoff). */
+  failures: number;
+  retry: ReturnType<typeof setTimeout> | undefined;
+}
+
 /**
  * One subscriber connection per client per process, shared by every
  * semaphore on that client: it routes each wake-up to the waiter it names.
@@ -35,10 +50,7 @@ export interface HubWaiter<W> {
 export class Hub<W extends HubWaiter<W>> {
   readonly #adapter: RedisAdapter;
   #pubsub: PubSub | undefined;
-  readonly #channels = new Map<
-    string,
-    { refs: number; ready: Promise<void> | undefined; live: boolean; epoch: number; idleSince: number }
-  >();
+  readonly #channels = new Map<string, ChannelEntry>();
   #epochs = 0;
   readonly waiters: Map<string, W> = new Map();
   /** Adaptive semaphores by channel: they hear every change of their limit. */
@@ -83,6 +95,7 @@ export class Hub<W extends HubWaiter<W>> {
     adapter.onEnd(() => {
       if (this.#linger !== undefined) clearTimeout(this.#linger);
       this.#linger = undefined;
+      for (const entry of this.#channels.values()) if (entry.retry !== undefined) clearTimeout(entry.retry);
       this.#channels.clear();
       this.#pubsub?.close();
       this.#pubsub = undefined;
@@ -92,11 +105,23 @@ export class Hub<W extends HubWaiter<W>> {
   #connection(): PubSub {
     this.#pubsub ??= this.#adapter.subscriber(
       (channel, message) => this.#dispatch(channel, message),
-      () => {
+      (failed) => {
         // (Re)connected: wake-ups sent while we were away are lost, so every
         // semaphore with waiters asks Redis where they stand, and requests
         // on the wire right now will ask once their reply is in.
-        for (const entry of this.#channels.values()) entry.epoch = ++this.#epochs;
+        for (const channel of failed) {
+          const entry = this.#channels.get(channel);
+          if (entry !== undefined) {
+            entry.live = false;
+            entry.ready = undefined;
+          }
+        }
+        for (const [channel, entry] of this.#channels) {
+          entry.epoch = ++this.#epochs;
+          // Still wanted but not subscribed (its resubscription or an earlier
+          // attempt failed): subscribe again now, not with the next waiter.
+          if (entry.refs > 0 && entry.ready === undefined) this.#subscribe(channel, entry);
+        }
         for (const sem of this.#semaphores) sem._tickSoon();
       },
     );
@@ -136,27 +161,42 @@ export class Hub<W extends HubWaiter<W>> {
     this.#semaphores.add(sem);
     let entry = this.#channels.get(channel);
     if (entry === undefined) {
-      entry = { refs: 0, ready: undefined, live: false, epoch: ++this.#epochs, idleSince: 0 };
+      entry = { refs: 0, ready: undefined, live: false, epoch: ++this.#epochs, idleSince: 0, failures: 0, retry: undefined };
       this.#channels.set(channel, entry);
     }
     entry.refs++;
-    if (entry.ready === undefined) {
-      const e = entry;
-      e.ready = this.#connection()
-        .subscribe(channel)
-        .then(
-          () => {
-            e.live = true;
-          },
-          () => {
-            // Without the subscription wake-ups are only heard at heartbeats:
-            // try again with the next waiter.
-            e.ready = undefined;
-            e.epoch = ++this.#epochs;
-          },
-        );
-    }
+    if (entry.ready === undefined) this.#subscribe(channel, entry);
     return entry.live;
+  }
+
+  #subscribe(channel: string, entry: ChannelEntry): void {
+    if (entry.retry !== undefined) clearTimeout(entry.retry);
+    entry.retry = undefined;
+    entry.ready = this.#connection()
+      .subscribe(channel)
+      .then(
+        () => {
+          entry.live = true;
+          entry.failures = 0;
+        },
+        () => {
+          // Without the subscription wake-ups are only heard at heartbeats:
+          // try again soon (backing off) while someone still waits on it,
+          // and at once when the subscriber connection is back.
+          entry.live = false;
+          entry.ready = undefined;
+          entry.epoch = ++this.#epochs;
+          if (entry.refs <= 0 || this.#channels.get(channel) !== entry) return;
+          const pause = Math.min(RESUBSCRIBE_MAX_MS, RESUBSCRIBE_MIN_MS * 2 ** entry.failures++);
+          entry.retry = setTimeout(() => {
+            entry.retry = undefined;
+            if (entry.refs > 0 && entry.ready === undefined && this.#channels.get(channel) === entry) {
+              this.#subscribe(channel, entry);
+            }
+          }, pause);
+          entry.retry.unref?.();
+        },
+      );
   }
 
   /**
@@ -208,6 +248,7 @@ export class Hub<W extends HubWaiter<W>> {
         continue;
       }
       this.#channels.delete(channel);
+      if (entry.retry !== undefined) clearTimeout(entry.retry);
       if (entry.live) this.#pubsub?.unsubscribe(channel).catch(() => {});
     }
     if (next !== Infinity) this.#sweepIn(next + 1);

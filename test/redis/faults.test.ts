@@ -136,6 +136,45 @@ describe("the subscriber connection across a restart", () => {
   }, 30_000);
 });
 
+describe("a subscription that cannot be renewed at once", () => {
+  const own = ownRedis();
+
+  it("is subscribed again once it can be: a failed resubscription does not leave wake-ups to the heartbeat for good", async () => {
+    // The client's user loses its channel permissions: Redis closes the
+    // subscriber connection, whose resubscription then fails (NOPERM). Once
+    // the permissions are back, the next release must wake the waiter by
+    // push — with leaseMs 30 s the heartbeat would come only after 10 s.
+    const { server } = own;
+    await server.cli("ACL", "SETUSER", "app", "on", "nopass", "~*", "&*", "+@all");
+    const redis = new Redis(server.port, server.host, { username: "app", password: "x", retryStrategy: () => 50 });
+    redis.on("error", () => {});
+    try {
+      const sem = new RedisSemaphore(redis, "resubscribe-acl", 1, { leaseMs: 30_000, restartGuard: false });
+      const held = await sem.acquire();
+      const waiting = sem.acquire();
+      const subscribers = async (): Promise<number> =>
+        Number((await server.cli("PUBSUB", "SHARDNUMSUB", "permits:{resubscribe-acl}:wake")).trim().split(/\s+/)[1]);
+      await until("the waiter's subscription is in place", async () => (await subscribers()) === 1);
+
+      await server.cli("ACL", "LOG", "RESET");
+      await server.cli("ACL", "SETUSER", "app", "resetchannels");
+      await until("a resubscription was refused", async () => (await server.cli("ACL", "LOG")).includes("resubscribe-acl"));
+      expect(await subscribers()).toBe(0);
+      await server.cli("ACL", "SETUSER", "app", "allchannels");
+      await until("subscribed again", async () => (await subscribers()) === 1, 8_000);
+
+      const released = Date.now();
+      await held.release();
+      const next = await waiting;
+      expect(Date.now() - released).toBeLessThan(2_000);
+      await next.release();
+      await sem.onIdle();
+    } finally {
+      redis.disconnect();
+    }
+  }, 30_000);
+});
+
 describe("Redis Cluster (3 masters on loopback)", () => {
   let cluster: RedisCluster;
 
