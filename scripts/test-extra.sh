@@ -43,5 +43,10 @@ step docs node_modules/.bin/typedoc --emit none --logLevel Error
 echo
 echo "test-extra:"
 printf '  %s\n' "${lines[@]}"
+flaky_log=${FLAKY_LOG:-node_modules/.cache/permit-pool/flaky.txt}
+if [ -s "$flaky_log" ]; then
+  echo "flaky tests (failed once, passed when their file ran again — bugs to fix):"
+  sed 's/^/  /' "$flaky_log"
+fi
 echo "extra: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
